@@ -1,0 +1,1 @@
+"""Alembic migrations for hackbot's database (see ``bot.migrations`` for the API)."""
