@@ -42,9 +42,19 @@ class Conflict(HackbotError):
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used. ``problems`` lists (key, message)."""
+    """The configuration cannot be used.
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        lines = [f"{key}: {message}" for key, message in problems]
-        super().__init__("\n".join(lines))
+    ``problems`` are :class:`bot.config.Problem` objects (anything with a
+    ``render(lang)`` method), all of them, not only the first. ``lang`` is the
+    language the configuration asked for when it could be read, so a command
+    line can report in the organiser's language. ``str()`` is the English
+    report, one ``key: message`` line per problem.
+    """
+
+    def __init__(self, problems: list[Any], lang: str = "en") -> None:
+        self.problems = list(problems)
+        self.lang = lang
+        super().__init__(self.render("en"))
+
+    def render(self, lang: str = "en") -> str:
+        return "\n".join(problem.render(lang) for problem in self.problems)
