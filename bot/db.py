@@ -144,14 +144,11 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only transaction (a consistent snapshot on SQLite WAL).
 
-        Writes inside it fail. It is closed with a rollback, there being
-        nothing to commit.
+        Writes inside it fail. Closing the session ends the transaction
+        without expiring what was loaded, so the objects stay usable after.
         """
         async with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
