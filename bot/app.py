@@ -1,0 +1,179 @@
+"""The bot process: resources are built in :func:`create_bot` and handed to
+:class:`HackBot`; ``setup_hook`` does the start-up work."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import json
+import logging
+import pkgutil
+
+import discord
+import yarl
+from discord.ext import commands
+
+import cogs
+from bot.clock import Clock
+from bot.commands_meta import CommandIds
+from bot.config import Settings
+from bot.db import Database
+from bot.guild_setup import ensure_structure
+from bot.interactions import HackTree
+from bot.localization import CatalogueTranslator
+from bot.migrations import ensure_schema
+from bot.scheduler import TimerScheduler
+from bot.services import event as event_service
+
+log = logging.getLogger(__name__)
+
+COMMANDS_HASH_KEY = "commands_hash"
+
+
+def point_discord_at(base_url: str) -> None:
+    """Send all of discord.py's REST and gateway traffic to ``base_url`` (the sandbox)."""
+    base = base_url.rstrip("/")
+    discord.http.Route.BASE = f"{base}/api/v10"
+    gateway = yarl.URL(
+        base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/gateway"
+    )
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+def cog_modules() -> list[str]:
+    """Every cog module in ``cogs/`` (each feature is one module or package)."""
+    return sorted(
+        f"cogs.{info.name}"
+        for info in pkgutil.iter_modules(cogs.__path__)
+        if not info.name.startswith("_")
+    )
+
+
+def intents() -> discord.Intents:
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.members = True  # who left, role changes, display names: team spaces depend on it
+    return wanted
+
+
+class HackBot(commands.Bot):
+    def __init__(
+        self, settings: Settings, db: Database, clock: Clock, timers: TimerScheduler
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=HackTree,
+            help_command=None,
+        )
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.timers = timers
+        self.hackbot_ready = asyncio.Event()
+        self.command_ids = CommandIds({})
+        self._after_ready_task: asyncio.Task[None] | None = None
+
+    @property
+    def guild_id(self) -> int:
+        return self.settings.event.guild_id
+
+    @property
+    def event_guild(self) -> discord.Guild | None:
+        return self.get_guild(self.guild_id)
+
+    async def load_cogs(self) -> None:
+        for module in cog_modules():
+            await self.load_extension(module)
+        await self.tree.set_translator(CatalogueTranslator())
+
+    async def setup_hook(self) -> None:
+        await ensure_schema(self.db, auto_upgrade=self.settings.database.auto_migrate)
+        async with self.db.begin() as session:
+            await event_service.sync_phases(session, self.settings)
+        await self.load_cogs()
+        await self.timers.start()
+        await self.sync_commands()
+        self._after_ready_task = asyncio.create_task(
+            self._after_ready(), name="hackbot-after-ready"
+        )
+
+    async def sync_commands(self) -> None:
+        """Sync the command tree to the event's guild, only when it changed since the last sync."""
+        guild = discord.Object(id=self.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        translator = self.tree.translator
+        assert translator is not None
+        payload = [
+            await cmd.get_translated_payload(self.tree, translator)
+            for cmd in self.tree.get_commands(guild=guild)
+        ]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        async with self.db.read() as session:
+            previous = await event_service.get_state(session, COMMANDS_HASH_KEY)
+        if previous and previous.get("guild") == self.guild_id and previous.get("digest") == digest:
+            self.command_ids = CommandIds(
+                {name: int(i) for name, i in previous.get("ids", {}).items()}
+            )
+            log.info("commands unchanged since the last sync, not syncing")
+            return
+        synced = await self.tree.sync(guild=guild)
+        ids = {command.name: command.id for command in synced}
+        self.command_ids = CommandIds(ids)
+        async with self.db.begin() as session:
+            await event_service.set_state(
+                session,
+                COMMANDS_HASH_KEY,
+                {
+                    "guild": self.guild_id,
+                    "digest": digest,
+                    "ids": {k: str(v) for k, v in ids.items()},
+                },
+            )
+        log.info("synced %d commands to guild %s", len(synced), self.guild_id)
+
+    async def _after_ready(self) -> None:
+        await self.wait_until_ready()
+        guild = self.event_guild
+        if guild is None:
+            log.error(
+                "the bot is not in the configured guild %s: invite it (see README) or fix event.guild_id",
+                self.guild_id,
+            )
+        else:
+            await ensure_structure(self, guild)
+        self.hackbot_ready.set()
+        log.info("hackbot ready for %s", self.settings.event.name)
+
+    async def close(self) -> None:
+        if self._after_ready_task is not None:
+            self._after_ready_task.cancel()
+        await self.timers.stop()
+        await super().close()
+        await self.db.dispose()
+
+
+async def create_bot(
+    settings: Settings, *, clock: Clock | None = None, db: Database | None = None
+) -> HackBot:
+    """Build the bot and its resources. Nothing connects until ``bot.start(token)``."""
+    clock = clock or Clock()
+    db = db or Database(settings.database.url)
+    timers = TimerScheduler(db, clock)
+    bot = HackBot(settings, db, clock, timers)
+    timers.bind(bot)
+    return bot
+
+
+async def main(settings: Settings, token: str) -> None:
+    bot = await create_bot(settings)
+    async with bot:
+        await bot.start(token)
+
+
+def import_cogs() -> None:
+    """Import every cog module (for structural checks that do not start the bot)."""
+    for module in cog_modules():
+        importlib.import_module(module)

@@ -1,0 +1,82 @@
+"""Make sure the guild has the roles and channels hackbot relies on.
+
+Run once when the bot first becomes ready. Idempotent: only what is missing
+is created, so a small event needs nothing but an invited bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.i18n import t
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+
+def _bot_overwrite() -> discord.PermissionOverwrite:
+    return discord.PermissionOverwrite(
+        view_channel=True,
+        send_messages=True,
+        embed_links=True,
+        attach_files=True,
+        read_message_history=True,
+        manage_messages=True,
+    )
+
+
+async def ensure_structure(bot: HackBot, guild: discord.Guild) -> list[str]:
+    """Create missing roles and channels; return a line per thing created."""
+    settings = bot.settings
+    lang = settings.event.language
+    created: list[str] = []
+    reason = t("setup.audit_reason", lang)
+
+    roles: dict[str, discord.Role] = {}
+    for kind in ("organiser", "mentor", "judge", "participant"):
+        name = getattr(settings.roles, kind)
+        role = discord.utils.get(guild.roles, name=name)
+        if role is None:
+            role = await guild.create_role(
+                name=name, mentionable=False, hoist=kind != "participant", reason=reason
+            )
+            created.append(f"role {name}")
+        roles[kind] = role
+
+    me = guild.me
+    everyone = guild.default_role
+    wanted: list[tuple[str, str, dict]] = [
+        (
+            settings.channels.announcements,
+            t("setup.announcements_topic", lang, event=settings.event.name),
+            {
+                everyone: discord.PermissionOverwrite(view_channel=True, send_messages=False),
+                me: _bot_overwrite(),
+            },
+        ),
+        (
+            settings.channels.organisers,
+            t("setup.organisers_topic", lang),
+            {
+                everyone: discord.PermissionOverwrite(view_channel=False),
+                roles["organiser"]: discord.PermissionOverwrite(
+                    view_channel=True, send_messages=True
+                ),
+                me: _bot_overwrite(),
+            },
+        ),
+    ]
+    for name, topic, overwrites in wanted:
+        if discord.utils.get(guild.text_channels, name=name) is None:
+            await guild.create_text_channel(
+                name=name, topic=topic, overwrites=overwrites, reason=reason
+            )
+            created.append(f"channel #{name}")
+    for line in created:
+        log.info("guild setup: created %s", line)
+    return created

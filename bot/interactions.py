@@ -1,0 +1,125 @@
+"""Helpers shared by every cog: replying in the user's language, the
+organiser check, and turning errors into translated ephemeral replies."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import HackbotError, NotAllowed
+from bot.i18n import t
+from bot.localization import interaction_lang
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def lang_of(interaction: discord.Interaction) -> str:
+    bot: HackBot = interaction.client  # type: ignore[assignment]
+    return interaction_lang(interaction, bot.settings.event.language)
+
+
+async def send(
+    interaction: discord.Interaction,
+    content: str | None = None,
+    *,
+    ephemeral: bool = True,
+    **kwargs: Any,
+) -> None:
+    """Answer an interaction whether or not it was already responded to.
+
+    Mentions are off unless the caller passes ``allowed_mentions``.
+    """
+    kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    if interaction.response.is_done():
+        await interaction.followup.send(content, ephemeral=ephemeral, **kwargs)
+    else:
+        await interaction.response.send_message(content, ephemeral=ephemeral, **kwargs)
+
+
+class NotOrganiser(app_commands.CheckFailure):
+    """Raised by :func:`organiser_only` for members without the organiser role."""
+
+
+def is_organiser(interaction: discord.Interaction) -> bool:
+    bot: HackBot = interaction.client  # type: ignore[assignment]
+    member = interaction.user
+    if not isinstance(member, discord.Member):
+        return False
+    if member.guild_permissions.administrator:
+        return True
+    wanted = bot.settings.roles.organiser
+    return any(role.name == wanted for role in member.roles)
+
+
+def organiser_only():
+    """An app-command check enforced by the bot itself (not only Discord's default permissions)."""
+
+    def predicate(interaction: discord.Interaction) -> bool:
+        if not is_organiser(interaction):
+            raise NotOrganiser()
+        return True
+
+    return app_commands.check(predicate)
+
+
+def new_error_id() -> str:
+    return secrets.token_hex(4)
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """The single place where an exception becomes something a user reads."""
+    lang = lang_of(interaction)
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    elif isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, HackbotError):
+        message = t(error.key, lang, **error.params)
+    elif isinstance(error, NotOrganiser):
+        message = t("error.organiser_only", lang)
+    elif isinstance(error, app_commands.NoPrivateMessage):
+        message = t("error.guild_only", lang)
+    elif isinstance(error, app_commands.CommandOnCooldown):
+        message = t("error.cooldown", lang, seconds=max(1, round(error.retry_after)))
+    elif isinstance(error, app_commands.CheckFailure):
+        message = t(NotAllowed.key, lang)
+    else:
+        error_id = new_error_id()
+        log.error(
+            "unexpected error %s in interaction %s (user %s, command %s)",
+            error_id,
+            interaction.id,
+            interaction.user.id if interaction.user else None,
+            interaction.command.qualified_name if interaction.command else interaction.data,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+        message = t("error.unexpected", lang, error_id=error_id)
+    try:
+        await send(interaction, message, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not deliver an error reply for interaction %s", interaction.id)
+
+
+class HackTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class GuardedView(discord.ui.View):
+    """A view whose callbacks report errors like commands do."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_error(interaction, error)

@@ -1,0 +1,58 @@
+"""The Discord permissions hackbot asks for when it is invited, and why.
+
+Least privilege: no Administrator. Each entry says what needs it; the README
+table and ``hackbot invite-url`` are built from this list.
+"""
+
+from __future__ import annotations
+
+import discord
+
+REQUIRED: tuple[tuple[str, str], ...] = (
+    ("view_channel", "see the channels it manages"),
+    (
+        "manage_roles",
+        "create the event roles, give the participant role, and set per-member access on team spaces",
+    ),
+    (
+        "manage_channels",
+        "create announcement, team, challenge and help channels and their categories",
+    ),
+    ("manage_threads", "archive and lock team threads and problem-statement posts"),
+    ("create_public_threads", "open forum posts (problem statements, gallery)"),
+    ("create_private_threads", "give teams private threads when the server runs out of channels"),
+    ("send_messages", "reply and post announcements"),
+    ("send_messages_in_threads", "post in team threads and forum posts"),
+    ("embed_links", "show rich cards (profiles, teams, tickets, results)"),
+    ("attach_files", "send CSV exports to organisers"),
+    ("read_message_history", "find and edit its own pinned messages after a restart"),
+    ("manage_messages", "pin the countdown and challenge descriptions"),
+    ("mention_everyone", "ping a role for a phase broadcast (roles stay unmentionable by members)"),
+    ("manage_events", "mirror the timeline as Discord scheduled events"),
+    ("create_events", "create those scheduled events"),
+)
+
+
+def required_permissions() -> discord.Permissions:
+    return discord.Permissions(**{name: True for name, _ in REQUIRED})
+
+
+def invite_url(client_id: int) -> str:
+    return discord.utils.oauth_url(
+        client_id,
+        permissions=required_permissions(),
+        scopes=("bot", "applications.commands"),
+    )
+
+
+README_START = "<!-- permissions:start -->"
+README_END = "<!-- permissions:end -->"
+
+
+def readme_table() -> str:
+    rows = [README_START, "| Permission | Why |", "|---|---|"]
+    for name, why in REQUIRED:
+        label = " ".join(word.capitalize() for word in name.split("_"))
+        rows.append(f"| {label} | {why} |")
+    rows.append(README_END)
+    return "\n".join(rows)
