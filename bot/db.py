@@ -22,7 +22,11 @@ row and then update it without losing a concurrent update:
   first write, after the SELECT, and concurrent read-modify-write sequences
   overwrite each other (about 920 lost updates per 1000 on our hardware).
 * PostgreSQL: a write transaction first takes a transaction-scoped advisory
-  lock, the same single-writer rule as SQLite; reads run ``READ ONLY``.
+  lock, the same single-writer rule as SQLite; reads run ``READ ONLY`` at
+  ``REPEATABLE READ`` (one snapshot for the whole read, as on SQLite).
+
+Keep write transactions short: compute first, write, leave; never await a
+Discord call inside ``db.begin()``, every other writer waits meanwhile.
 
 Read and write are told apart by an execution option (``hackbot_mode``) on
 two views of the same engine (``engine.execution_options(...)`` shares the
@@ -111,6 +115,7 @@ class Database:
         read_options: dict[str, Any] = {_MODE_OPTION: "read"}
         if self.dialect == "postgresql":
             read_options["postgresql_readonly"] = True
+            read_options["isolation_level"] = "REPEATABLE READ"
         read_engine = self.engine.execution_options(**read_options)
 
         self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
@@ -156,7 +161,10 @@ class Database:
 
 def _ensure_sqlite_parent(url: URL) -> None:
     database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if not database or database == ":memory:" or url.query.get("mode") == "memory":
+        # One shared connection cannot hold concurrent transactions.
+        raise ValueError("in-memory SQLite is not supported: use a file (tmp_path in tests)")
+    if database.startswith("file:"):
         return
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 

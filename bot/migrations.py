@@ -13,8 +13,8 @@ Async API (inside the bot's event loop)::
     await current_async(db_or_url); await upgrade_async(db_or_url, revision)
 
 Alembic's command API is synchronous. The async functions run it on one of
-the engine's connections through ``AsyncConnection.run_sync`` (so they work
-on an in-memory SQLite database too); the sync functions run the async ones
+the engine's connections through ``AsyncConnection.run_sync`` (no extra
+thread or engine when given the bot's Database); the sync functions run the async ones
 with ``asyncio.run``, in a worker thread when called from a thread that
 already runs an event loop.
 """

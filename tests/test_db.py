@@ -61,6 +61,9 @@ def test_dialect_and_constructors(tmp_path: Path) -> None:
     assert Database.for_settings(settings).url.database == f"{tmp_path}/b.db"
     with pytest.raises(ValueError, match="unsupported"):
         Database("mysql+aiomysql://u@localhost/x")
+    for memory in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"):
+        with pytest.raises(ValueError, match="in-memory"):
+            Database(memory)
 
 
 async def test_begin_commits_on_exit_and_rolls_back_on_error(db: Database) -> None:
@@ -83,6 +86,20 @@ async def test_objects_stay_usable_after_commit(db: Database) -> None:
     # expire_on_commit=False: no lazy load (which would fail outside the session).
     assert row.value == {"a": [1, 2]}
     assert row.updated_at.tzinfo is not None
+
+
+async def test_read_transaction_sees_one_snapshot(db: Database) -> None:
+    async with db.begin() as session:
+        session.add(KV(key="k", value=1))
+    async with db.read() as session:
+        first = (await session.execute(select(KV.value))).scalar_one()
+        # A write committed by someone else meanwhile is not seen by this read.
+        async with db.begin() as other:
+            (await other.get(KV, "k")).value = 2  # type: ignore[union-attr]
+        second = (await session.execute(select(KV.value))).scalar_one()
+    assert (first, second) == (1, 1)
+    async with db.read() as session:
+        assert (await session.execute(select(KV.value))).scalar_one() == 2
 
 
 async def test_read_transaction_refuses_writes(db: Database) -> None:
