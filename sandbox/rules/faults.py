@@ -1,0 +1,149 @@
+"""Fault injection for the sandbox: REST errors, latency, and gateway drops.
+
+The server asks a :class:`Faults` before answering each REST request::
+
+    status = faults.pick_error(route="POST /channels/{channel_id}/messages")
+    if status is not None:
+        raise faults.error(status)          # DiscordError with Discord's body for that status
+    await asyncio.sleep(faults.delay())
+
+Randomness comes from ``random.Random(seed)``, so a run with the same seed and
+the same request sequence injects the same faults.
+
+Gateway drops: a test calls :meth:`Faults.request_gateway_drop`; the server
+either registers a callback with :meth:`Faults.on_gateway_drop` (called at once
+with the :class:`GatewayDrop`) or polls :meth:`Faults.consume_gateway_drop`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sandbox.rules.errors import DiscordError
+
+_STATUS_TEXT = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    524: "A Timeout Occurred",
+}
+
+
+@dataclass(frozen=True)
+class GatewayDrop:
+    """How the gateway connection should be cut.
+
+    ``close_code`` 4000 (unknown error) lets the client resume; ``resumable=False``
+    makes the server refuse the resume (op 9 Invalid Session, d=false), forcing
+    a fresh IDENTIFY.
+    """
+
+    close_code: int = 4000
+    resumable: bool = True
+
+
+@dataclass
+class Faults:
+    rest_error_rate: float = 0.0  # probability that a REST request fails with error_status
+    error_status: int = 500
+    latency_ms: float = 0.0  # added to every REST request
+    slow_ms: float = 0.0  # added to a fraction slow_rate of REST requests
+    slow_rate: float = 1.0
+    jitter_ms: float = 0.0  # uniform random extra delay in [0, jitter_ms]
+    fail_next: int = 0  # the next N REST requests fail with error_status, deterministically
+    routes: frozenset[str] | None = None  # only these "METHOD /template" routes (None: all)
+    seed: int | None = None
+    rng: random.Random = field(init=False, repr=False)
+    drop_gateway_requested: GatewayDrop | None = field(default=None, init=False)
+    injected_errors: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rest_error_rate <= 1.0:
+            raise ValueError("rest_error_rate must be between 0 and 1")
+        if not 0.0 <= self.slow_rate <= 1.0:
+            raise ValueError("slow_rate must be between 0 and 1")
+        if self.error_status < 400 or self.error_status > 599:
+            raise ValueError("error_status must be an HTTP error status")
+        if min(self.latency_ms, self.slow_ms, self.jitter_ms) < 0 or self.fail_next < 0:
+            raise ValueError("delays and fail_next cannot be negative")
+        if self.routes is not None:
+            self.routes = frozenset(self.routes)
+        self.rng = random.Random(self.seed)
+        self._drop_callbacks: list[Callable[[GatewayDrop], None]] = []
+
+    def reseed(self, seed: int | None) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+
+    # -- REST --------------------------------------------------------------------------
+
+    def applies_to(self, route: str | None) -> bool:
+        return self.routes is None or route is None or route in self.routes
+
+    def pick_error(self, rng: random.Random | None = None, route: str | None = None) -> int | None:
+        """The status to fail this request with, or None to serve it normally."""
+        if not self.applies_to(route):
+            return None
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            self.injected_errors += 1
+            return self.error_status
+        if self.rest_error_rate > 0 and (rng or self.rng).random() < self.rest_error_rate:
+            self.injected_errors += 1
+            return self.error_status
+        return None
+
+    def delay(self, rng: random.Random | None = None, route: str | None = None) -> float:
+        """Seconds to wait before answering this request."""
+        if not self.applies_to(route):
+            return 0.0
+        rng = rng or self.rng
+        ms = self.latency_ms
+        if self.slow_ms and (self.slow_rate >= 1.0 or rng.random() < self.slow_rate):
+            ms += self.slow_ms
+        if self.jitter_ms:
+            ms += rng.uniform(0.0, self.jitter_ms)
+        return ms / 1000.0
+
+    @staticmethod
+    def error(status: int) -> DiscordError:
+        """The error Discord (or its edge) answers with for an injected status."""
+        text = _STATUS_TEXT.get(status, "Error")
+        return DiscordError(status, 0, f"{status}: {text}")
+
+    # -- gateway -----------------------------------------------------------------------
+
+    def on_gateway_drop(self, callback: Callable[[GatewayDrop], None]) -> None:
+        self._drop_callbacks.append(callback)
+
+    def request_gateway_drop(
+        self, close_code: int = 4000, *, resumable: bool = True
+    ) -> GatewayDrop:
+        """Ask the server to cut the bot's gateway connection."""
+        drop = GatewayDrop(close_code, resumable)
+        if self._drop_callbacks:
+            for callback in list(self._drop_callbacks):
+                callback(drop)
+        else:
+            self.drop_gateway_requested = drop
+        return drop
+
+    def consume_gateway_drop(self) -> GatewayDrop | None:
+        """The pending drop request, if any; clears it."""
+        drop, self.drop_gateway_requested = self.drop_gateway_requested, None
+        return drop
+
+    def clear(self) -> None:
+        """Stop injecting anything (keeps callbacks and the seed)."""
+        self.rest_error_rate = 0.0
+        self.latency_ms = self.slow_ms = self.jitter_ms = 0.0
+        self.fail_next = 0
+        self.drop_gateway_requested = None
+
+
+def fail_routes(routes: Iterable[str], status: int = 500, count: int = 1) -> Faults:
+    """Faults failing the next ``count`` requests to the given routes."""
+    return Faults(error_status=status, fail_next=count, routes=frozenset(routes))
