@@ -35,7 +35,8 @@ transactions also run with ``PRAGMA query_only`` so an accidental write in
 ``db.read()`` fails loudly instead of being lost.
 
 Nesting ``db.begin()`` inside ``db.begin()`` in the same task would wait for
-itself forever; it raises instead.
+itself forever; it raises instead. An in-memory SQLite database (one shared
+connection) runs one transaction at a time, reads included.
 """
 
 from __future__ import annotations
@@ -121,6 +122,13 @@ class Database:
         self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
 
+        # An in-memory SQLite database lives on one shared connection, which
+        # cannot hold two transactions at once: take turns.
+        self._memory_lock: asyncio.Lock | None = None
+        self._memory_owner: asyncio.Task[Any] | None = None
+        if self.dialect == "sqlite" and _is_sqlite_memory(self.url):
+            self._memory_lock = asyncio.Lock()
+
     @classmethod
     def for_settings(cls, settings: Any, *, echo: bool = False) -> Database:
         """Build from a :class:`bot.config.Settings` (uses ``settings.database.url``)."""
@@ -140,7 +148,7 @@ class Database:
             )
         token = _writer_task.set(task)
         try:
-            async with self._write_sessions() as session, session.begin():
+            async with self._turn(), self._write_sessions() as session, session.begin():
                 yield session
         finally:
             _writer_task.reset(token)
@@ -152,19 +160,39 @@ class Database:
         Writes inside it fail. Closing the session ends the transaction
         without expiring what was loaded, so the objects stay usable after.
         """
-        async with self._read_sessions() as session:
+        async with self._turn(), self._read_sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._memory_lock is None:
+            yield
+            return
+        task = asyncio.current_task()
+        if task is not None and self._memory_owner is task:
+            raise RuntimeError(
+                "nested transactions on an in-memory SQLite database would deadlock: "
+                "use a database file, or pass the session down"
+            )
+        async with self._memory_lock:
+            self._memory_owner = task
+            try:
+                yield
+            finally:
+                self._memory_owner = None
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
+def _is_sqlite_memory(url: URL) -> bool:
+    database = url.database
+    return not database or database == ":memory:" or url.query.get("mode") == "memory"
+
+
 def _ensure_sqlite_parent(url: URL) -> None:
     database = url.database
-    if not database or database == ":memory:" or url.query.get("mode") == "memory":
-        # One shared connection cannot hold concurrent transactions.
-        raise ValueError("in-memory SQLite is not supported: use a file (tmp_path in tests)")
-    if database.startswith("file:"):
+    if _is_sqlite_memory(url) or not database or database.startswith("file:"):
         return
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 

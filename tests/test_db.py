@@ -61,9 +61,6 @@ def test_dialect_and_constructors(tmp_path: Path) -> None:
     assert Database.for_settings(settings).url.database == f"{tmp_path}/b.db"
     with pytest.raises(ValueError, match="unsupported"):
         Database("mysql+aiomysql://u@localhost/x")
-    for memory in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"):
-        with pytest.raises(ValueError, match="in-memory"):
-            Database(memory)
 
 
 async def test_begin_commits_on_exit_and_rolls_back_on_error(db: Database) -> None:
@@ -199,3 +196,20 @@ async def test_objects_loaded_in_a_read_stay_usable(db: Database) -> None:
         row = await session.get(KV, "k")
     assert row is not None
     assert row.value == [1, "two"]
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
+async def test_in_memory_sqlite_takes_turns(url: str) -> None:
+    db = Database(url)
+    try:
+        await ensure_schema(db)
+        async with db.begin() as session:
+            session.add(KV(key="counter", value=0))
+        await asyncio.gather(*(_increment(db, "counter") for _ in range(20)))
+        async with db.read() as session:
+            assert (await session.get(KV, "counter")).value == 20  # type: ignore[union-attr]
+            with pytest.raises(RuntimeError, match="in-memory"):
+                async with db.begin():
+                    pass
+    finally:
+        await db.dispose()
