@@ -246,6 +246,10 @@ class Gateway:
             count += 1
         return count
 
+    def forget_sessions(self) -> None:
+        """Drop every session (its client is gone for good: a crashed process)."""
+        self.sessions.clear()
+
     def invalidate_sessions(self) -> None:
         """Make every existing session non-resumable (the next RESUME gets INVALID_SESSION)."""
         for session in self.sessions.values():
@@ -297,6 +301,9 @@ class Gateway:
             session = conn.session
             if session is not None and session.conn is conn:
                 session.conn = None
+                if not conn.dropped and ws.close_code in (1000, 1001):
+                    # A clean close from the client ends its session, as on Discord.
+                    self.sessions.pop(session.session_id, None)
             conn.queue.put_nowait(None)
         return ws
 

@@ -1,0 +1,728 @@
+"""The test driver: a sandbox Discord server plus the real bot, and members who use it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sandbox.driver.member import CHANNEL, MENTIONABLE, ROLE, USER, SandboxMember
+from sandbox.driver.reply import InteractionFailed, Reply
+from sandbox.driver.views import ChannelView
+from sandbox.rules.permissions import P
+from sandbox.server import state as st
+from sandbox.server.core import DEFAULT_BOT_PERMISSIONS, SandboxServer, Violation
+from sandbox.server.interactions import (
+    DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
+    InteractionRecord,
+)
+
+if TYPE_CHECKING:
+    import discord
+
+    from bot.clock import Clock
+
+log = logging.getLogger(__name__)
+
+ChannelRef = str | int | ChannelView | dict
+BotFactory = Callable[["Sandbox"], Awaitable["discord.Client"]]
+
+# Tasks discord.py creates to run event handlers, app commands and views.
+BOT_TASK_PREFIXES = (
+    "discord.py: ",
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch",
+    "discord-ui-modal-dispatch",
+)
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@dataclass
+class ExpectedViolation:
+    code: int | None = None
+    status: int | None = None
+    path_contains: str | None = None
+    count: int | None = None  # None: any number (at least one is not required)
+
+    def matches(self, violation: Violation) -> bool:
+        return (
+            (self.code is None or violation.code == self.code)
+            and (self.status is None or violation.status == self.status)
+            and (self.path_contains is None or self.path_contains in violation.path)
+        )
+
+
+class Sandbox:
+    """A running sandbox: ``async with Sandbox.start(config=...) as sb: ...``.
+
+    See sandbox/README.md for the whole API.
+    """
+
+    def __init__(
+        self,
+        server: SandboxServer,
+        *,
+        settings: Any,
+        clock: Clock,
+        tmp_dir: Path,
+        bot_factory: BotFactory | None,
+        guild_ready_timeout: float,
+    ) -> None:
+        self.server = server
+        self.settings = settings
+        self.clock = clock
+        self.tmp_dir = tmp_dir
+        self.bot: discord.Client | None = None
+        self._bot_task: asyncio.Task[None] | None = None
+        self._bot_factory = bot_factory
+        self._guild_ready_timeout = guild_ready_timeout
+        self._expected: list[ExpectedViolation] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.guild_id = int(server.guild().id)
+        self.default_channel_name = "general"
+        self.quiet_s = 0.02
+        self.settle_max_s = 30.0
+        self.deferred_max_s = 10.0
+        self.bot_ready_max_s = 60.0
+        self.startup_s: float | None = None
+
+    # -- start / stop ------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        config: Any = None,
+        *,
+        tmp_path: Path | str | None = None,
+        validate: bool = True,
+        latency_ms: float = 0,
+        rate_limits: Any = None,
+        bot_permissions: int | None = None,
+        start_bot: bool = True,
+        bot_factory: BotFactory | None = None,
+        guild_ready_timeout: float = 0.05,
+        check_violations: bool = True,
+    ) -> _Starting:
+        """Start the server and (unless ``start_bot=False``) the real bot; use with ``async with``.
+
+        ``config``: None (``bot.config.default_config_dict()``), a dict deep-merged onto
+        it, or a ready ``Settings``. The SQLite database goes in ``tmp_path`` (or a
+        temporary directory). ``rate_limits``: None for Discord-like defaults, False
+        to switch them off, a dict of ``RateLimiter`` arguments or a ``RateLimiter``.
+        ``bot_permissions``: what the bot was invited with (its managed role).
+        ``bot_factory``: build another bot than hackbot's (``await factory(sb)``
+        returns a discord.py client; readiness is its ``hackbot_ready`` event if
+        it has one, else ``wait_until_ready()``).
+        """
+        return _Starting(
+            cls,
+            dict(
+                config=config,
+                tmp_path=tmp_path,
+                validate=validate,
+                latency_ms=latency_ms,
+                rate_limits=rate_limits,
+                bot_permissions=bot_permissions,
+                start_bot=start_bot,
+                bot_factory=bot_factory,
+                guild_ready_timeout=guild_ready_timeout,
+            ),
+            check_violations,
+        )
+
+    @classmethod
+    async def _create(
+        cls,
+        *,
+        config: Any,
+        tmp_path: Path | str | None,
+        validate: bool,
+        latency_ms: float,
+        rate_limits: Any,
+        bot_permissions: int | None,
+        start_bot: bool,
+        bot_factory: BotFactory | None,
+        guild_ready_timeout: float,
+    ) -> Sandbox:
+        from bot.clock import Clock
+
+        began = time.perf_counter()
+        tmp: tempfile.TemporaryDirectory[str] | None = None
+        if tmp_path is None:
+            tmp = tempfile.TemporaryDirectory(prefix="hackbot-sandbox-")
+            tmp_dir = Path(tmp.name)
+        else:
+            tmp_dir = Path(tmp_path)
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+        settings = (
+            None if config is None and bot_factory is not None else _settings(config, tmp_dir)
+        )
+        if validate:
+            # Load the OpenAPI description now (about 5 s the first time in a
+            # process) rather than inside the bot's first request.
+            from sandbox.rules.openapi import SpecValidator
+
+            SpecValidator.shared()
+        clock = Clock()
+        server = SandboxServer(
+            validate=validate,
+            rate_limits=rate_limits,
+            latency_ms=latency_ms,
+            bot_permissions=DEFAULT_BOT_PERMISSIONS if bot_permissions is None else bot_permissions,
+            now=clock.now,
+        )
+        event = getattr(settings, "event", None)
+        server.create_guild(
+            guild_id=getattr(event, "guild_id", None), name=getattr(event, "name", "Hackathon")
+        )
+        await server.start()
+        sb = cls(
+            server,
+            settings=settings,
+            clock=clock,
+            tmp_dir=tmp_dir,
+            bot_factory=bot_factory,
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        sb._tmp = tmp
+        try:
+            if start_bot:
+                await sb.start_bot()
+        except BaseException:
+            await sb.close()
+            raise
+        sb.startup_s = time.perf_counter() - began
+        return sb
+
+    async def close(self) -> None:
+        """Stop the bot (gracefully) and the server; remove the temporary directory."""
+        if self.bot is not None:
+            with contextlib.suppress(Exception):
+                await self._close_bot()
+        await self.server.stop()
+        if self._tmp is not None:
+            with contextlib.suppress(Exception):
+                self._tmp.cleanup()
+            self._tmp = None
+
+    # -- the bot -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    async def _build_bot(self) -> discord.Client:
+        if self._bot_factory is not None:
+            return await self._bot_factory(self)
+        from bot.app import create_bot
+
+        return await create_bot(self.settings, clock=self.clock)
+
+    async def start_bot(self) -> discord.Client:
+        """Start a new bot process-equivalent on the same database and server; wait until ready."""
+        if self.bot is not None:
+            raise RuntimeError("a bot is already running: kill_bot() or restart_bot() first")
+        if self._bot_factory is None:
+            from bot.app import point_discord_at
+        else:
+            point_discord_at = _point_discord_at
+        point_discord_at(self.server.url)
+        bot = await self._build_bot()
+        # Equivalent to Client(guild_ready_timeout=...): the sandbox sends its only
+        # GUILD_CREATE right after READY, so waiting 2 s for more guilds is pointless.
+        bot._connection.guild_ready_timeout = self._guild_ready_timeout
+        self.bot = bot
+        self._bot_task = asyncio.create_task(bot.start(self.server.token), name="sandbox-bot")
+        ready = getattr(bot, "hackbot_ready", None)
+        waiter = asyncio.ensure_future(
+            ready.wait() if ready is not None else bot.wait_until_ready()
+        )
+        done, _pending = await asyncio.wait(
+            {waiter, self._bot_task},
+            timeout=self.bot_ready_max_s,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if waiter not in done:
+            waiter.cancel()
+            if self._bot_task in done:
+                error = self._bot_task.exception()
+                self.bot = None
+                self._bot_task = None
+                raise RuntimeError(f"the bot stopped before it was ready: {error!r}") from error
+            raise TimeoutError(f"the bot was not ready within {self.bot_ready_max_s:.0f} s")
+        await self.settle()
+        return bot
+
+    async def kill_bot(self) -> None:
+        """Crash the bot: its connections drop without a close frame and its task is cancelled.
+
+        In-process resources (database engine, HTTP session) are then released
+        without sending anything to the server, as if the process had died.
+        """
+        bot = self.bot
+        if bot is None:
+            return
+        self.server.gateway.drop(None)
+        self.server.gateway.forget_sessions()
+        task = self._bot_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(Exception):
+            await bot.close()
+        self.bot = None
+        self._bot_task = None
+
+    async def _close_bot(self) -> None:
+        bot = self.bot
+        if bot is None:
+            return
+        await bot.close()
+        task = self._bot_task
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, 10)
+        self.bot = None
+        self._bot_task = None
+
+    async def restart_bot(self) -> discord.Client:
+        """Graceful stop (close frame, like a deploy) then a new bot on the same database."""
+        await self._close_bot()
+        return await self.start_bot()
+
+    # -- time and settling -------------------------------------------------------------
+
+    def _bot_busy(self) -> bool:
+        for task in asyncio.all_tasks():
+            if task.done():
+                continue
+            name = task.get_name()
+            if name.startswith(BOT_TASK_PREFIXES):
+                return True
+        return False
+
+    async def settle(self, *, quiet: float | None = None) -> None:
+        """Wait until the bot is idle: no REST request in flight, no event queued, no
+        discord.py handler running, and nothing happened for a short quiet period."""
+        await self.server.wait_quiet(
+            quiet=self.quiet_s if quiet is None else quiet,
+            max_wait=self.settle_max_s,
+            extra_busy=self._bot_busy,
+        )
+
+    async def advance(self, **delta: float) -> None:
+        """Move the clock (the bot's and Discord's) forward, e.g. ``advance(minutes=30)``; then settle."""
+        await self.clock.advance(timedelta(**delta))
+        await self.settle()
+
+    # -- faults --------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Any:
+        return self.server.faults
+
+    @property
+    def rate_limiter(self) -> Any:
+        return self.server.rate_limiter
+
+    def drop_gateway(self, *, resumable: bool = True, close_code: int | None = None) -> int:
+        """Cut the bot's gateway connection. Default: a network failure (no close frame);
+        the bot reconnects and RESUMEs, receiving the events it missed.
+        ``resumable=False`` makes the resume fail (INVALID_SESSION) so it IDENTIFYs anew."""
+        return self.server.drop_gateway(close_code=close_code, resumable=resumable)
+
+    async def wait_gateway(self, *, max_wait: float = 30.0) -> None:
+        """Wait until the bot is connected to the gateway again, then settle."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_wait
+        while not self.server.gateway.connected_sessions():
+            if loop.time() > deadline:
+                raise TimeoutError(f"the bot did not reconnect within {max_wait:.0f} s")
+            await asyncio.sleep(0.02)
+        await self.settle()
+
+    # -- violations ----------------------------------------------------------------------
+
+    @property
+    def violations(self) -> list[Violation]:
+        return list(self.server.violations)
+
+    def expect_violation(
+        self,
+        code: int | None = None,
+        *,
+        status: int | None = None,
+        path_contains: str | None = None,
+    ) -> None:
+        """Declare that requests refused with this code (and/or status, path) are expected here."""
+        self._expected.append(ExpectedViolation(code, status, path_contains))
+
+    def take_violations(self) -> list[Violation]:
+        """Return the violations recorded so far and forget them."""
+        return self.server.reset_violations()
+
+    def unexpected_violations(self) -> list[Violation]:
+        return [v for v in self.server.violations if not any(e.matches(v) for e in self._expected)]
+
+    def check_violations(self) -> None:
+        unexpected = self.unexpected_violations()
+        if unexpected:
+            lines = "\n".join(f"  - {v}" for v in unexpected)
+            raise AssertionError(
+                f"the sandbox refused {len(unexpected)} request(s) real Discord would refuse too:\n{lines}"
+            )
+
+    @property
+    def missed_deadlines(self) -> list[InteractionRecord]:
+        return list(self.server.interactions.missed)
+
+    # -- the guild -------------------------------------------------------------------
+
+    @property
+    def guild(self) -> st.GuildState:
+        return self.server.guild(self.guild_id)
+
+    def channel(self, ref: ChannelRef) -> ChannelView:
+        """A channel, thread or DM by name, id, ChannelView or dict."""
+        if isinstance(ref, ChannelView):
+            return ref
+        if isinstance(ref, dict):
+            return ChannelView(self, ref["id"])
+        key = str(ref).lstrip("#")
+        if key.isdigit():
+            self.server.find_channel(key)
+            return ChannelView(self, key)
+        channel = self.guild.channel_by_name(key)
+        if channel is None:
+            names = sorted(c["name"] for c in self.guild.channels.values())
+            raise LookupError(f"no channel named {key!r} (channels: {names})")
+        return ChannelView(self, channel["id"])
+
+    def has_channel(self, name: str) -> bool:
+        return self.guild.channel_by_name(name.lstrip("#")) is not None
+
+    @property
+    def channels(self) -> list[ChannelView]:
+        return [ChannelView(self, c["id"]) for c in self.guild.guild_channels()]
+
+    @property
+    def threads(self) -> list[ChannelView]:
+        return [ChannelView(self, c["id"]) for c in self.guild.threads()]
+
+    @property
+    def default_channel(self) -> ChannelView:
+        return self.channel(self.default_channel_name)
+
+    def role(self, name: str | int) -> dict:
+        return self.server.resolve_role(self.guild, name)
+
+    def has_role(self, name: str) -> bool:
+        return self.guild.role_by_name(name) is not None
+
+    @property
+    def roles(self) -> list[dict]:
+        return sorted(self.guild.roles.values(), key=lambda r: r["position"])
+
+    @property
+    def scheduled_events(self) -> list[dict]:
+        return list(self.guild.scheduled_events.values())
+
+    @property
+    def commands(self) -> list[dict]:
+        """Commands the bot registered: guild commands first, then global ones."""
+        return list(self.guild.commands.values()) + list(self.server.global_commands.values())
+
+    def find_command(self, name: str, kind: int = 1) -> dict:
+        for command in self.commands:
+            if command["name"] == name and command.get("type", 1) == kind:
+                return command
+        names = sorted(c["name"] for c in self.commands if c.get("type", 1) == kind)
+        raise LookupError(f"the bot registered no command {name!r} (registered: {names})")
+
+    def member(self, name: str) -> SandboxMember:
+        for member in self.guild.members.values():
+            if member["user"]["username"] == name:
+                return SandboxMember(self, member["user"]["id"])
+        raise LookupError(f"no member named {name!r}")
+
+    @property
+    def bot_member(self) -> dict:
+        return self.guild.members[self.server.bot_user["id"]]
+
+    @property
+    def bot_user_id(self) -> int:
+        return int(self.server.bot_user["id"])
+
+    def to_id(self, value: Any, kind: int | None) -> str:
+        """The snowflake Discord would send for a member, channel, role or message given by a test."""
+        if isinstance(value, SandboxMember):
+            return str(value.id)
+        if isinstance(value, ChannelView):
+            return str(value.id)
+        if isinstance(value, dict):
+            return str(value["id"]) if "id" in value else str(value["user"]["id"])
+        text = str(value)
+        if text.isdigit():
+            return text
+        if kind == USER:
+            return str(self.member(text).id)
+        if kind == CHANNEL:
+            return str(self.channel(text).id)
+        if kind == ROLE:
+            return self.role(text)["id"]
+        if kind == MENTIONABLE:
+            if self.guild.role_by_name(text) is not None:
+                return self.role(text)["id"]
+            return str(self.member(text).id)
+        return text
+
+    def channel_type_of(self, channel_id: str) -> int | None:
+        try:
+            return int(self.server.find_channel(channel_id)[1]["type"])
+        except Exception:
+            return None
+
+    # -- permissions ------------------------------------------------------------------
+
+    def _member_id(self, who: SandboxMember | int | str | dict) -> str:
+        if isinstance(who, SandboxMember):
+            return str(who.id)
+        if isinstance(who, dict):
+            return str(who["user"]["id"] if "user" in who else who["id"])
+        return str(who)
+
+    def permissions(self, who: SandboxMember | int | str | dict, channel: ChannelRef) -> int:
+        view = self.channel(channel)
+        guild, data = self.server.find_channel(str(view.id))
+        if guild is None:
+            return 0
+        return self.server.channel_perms(guild, self._member_id(who), data)
+
+    def can_view(self, who: SandboxMember | int | str | dict, channel: ChannelRef) -> bool:
+        return self.server.can_view(self._member_id(who), str(self.channel(channel).id))
+
+    def can_send(self, who: SandboxMember | int | str | dict, channel: ChannelRef) -> bool:
+        return self.server.can_send(self._member_id(who), str(self.channel(channel).id))
+
+    def pinged(self, message: dict) -> dict:
+        """Who ``message`` notified: ``{"users": [...], "roles": [...], "everyone", "here"}``."""
+        return dict(message.get("_pinged") or {})
+
+    # -- acting as an administrator in the Discord client ---------------------------
+
+    async def add_member(
+        self,
+        name: str,
+        *,
+        roles: list[str | int] | tuple[str | int, ...] = (),
+        locale: str = "en-US",
+        nick: str | None = None,
+        bot: bool = False,
+    ) -> SandboxMember:
+        """A new member joins (GUILD_MEMBER_ADD), with these roles (names or ids)."""
+        member = self.server.add_member(
+            self.guild, name, roles=list(roles), locale=_locale(locale), nick=nick, bot=bot
+        )
+        await self.settle()
+        return SandboxMember(self, member["user"]["id"])
+
+    async def create_role(
+        self,
+        name: str,
+        *,
+        permissions: int = 0,
+        mentionable: bool = False,
+        hoist: bool = False,
+    ) -> dict:
+        """An administrator creates a role (placed just above @everyone)."""
+        guild = self.guild
+        for role in guild.roles.values():
+            if role["position"] >= 1:
+                role["position"] += 1
+        role = st.make_role(
+            self.server.new_id(),
+            name,
+            permissions=permissions,
+            position=1,
+            mentionable=mentionable,
+            hoist=hoist,
+        )
+        guild.roles[role["id"]] = role
+        self.server.gateway.dispatch(
+            "GUILD_ROLE_CREATE", {"guild_id": guild.id, "role": st.public(role)}
+        )
+        await self.settle()
+        return role
+
+    async def create_channel(
+        self,
+        name: str,
+        *,
+        type: int = st.GUILD_TEXT,
+        parent: ChannelRef | None = None,
+        overwrites: list[dict] | None = None,
+        topic: str | None = None,
+    ) -> ChannelView:
+        """An administrator creates a channel (no limit on the bot's permissions applies)."""
+        from sandbox.rules import limits
+
+        payload: dict[str, Any] = {
+            "name": name,
+            "type": type,
+            "permission_overwrites": overwrites or [],
+        }
+        if parent is not None:
+            payload["parent_id"] = str(self.channel(parent).id)
+        if topic is not None:
+            payload["topic"] = topic
+        limits.check_channel_create(self.guild.guild_channels(), payload)
+        channel = self.server.create_channel(self.guild, payload)
+        await self.settle()
+        return ChannelView(self, channel["id"])
+
+    async def set_permissions(
+        self,
+        channel: ChannelRef,
+        target: SandboxMember | dict | str,
+        *,
+        allow: int = 0,
+        deny: int = 0,
+    ) -> None:
+        """An administrator sets a channel overwrite for a member or a role (dict or role name)."""
+        view = self.channel(channel)
+        if isinstance(target, SandboxMember):
+            target_id, kind = str(target.id), 1
+        elif isinstance(target, dict):
+            target_id, kind = str(target["id"]), 0
+        else:
+            target_id, kind = self.role(target)["id"], 0
+        self.server.set_overwrite(self.guild, view.data, target_id, kind, int(allow), int(deny))
+        await self.settle()
+
+    async def set_bot_permissions(self, permissions: int) -> None:
+        """An administrator changes the bot's managed role."""
+        self.server.set_bot_permissions(int(permissions), self.guild)
+        await self.settle()
+
+    # -- interactions ------------------------------------------------------------------
+
+    async def run_interaction(
+        self,
+        member: SandboxMember,
+        channel: ChannelView,
+        interaction_type: int,
+        data: dict,
+        *,
+        message: dict | None = None,
+    ) -> Reply:
+        interactions = self.server.interactions
+        record = interactions.create(
+            guild=self.guild,
+            channel=channel.data,
+            user_id=str(member.id),
+            interaction_type=interaction_type,
+            data=data,
+            message=message,
+        )
+        what = f"{member.name}'s interaction {record.name!r}"
+        answered = await record.wait_until(
+            lambda: record.response_type is not None or record.missed_deadline,
+            interactions.deadline_s + 0.25,
+        )
+        if record.missed_deadline:
+            raise InteractionFailed(
+                f"the bot answered {what} after {record.late_callback_at:.2f} s; "
+                "Discord allows 3 s (defer first)"
+            )
+        if not answered:
+            raise InteractionFailed(
+                f"the bot did not answer {what} within 3 s: the member sees "
+                '"The application did not respond"'
+            )
+        if record.response_type == DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE:
+            filled = await record.wait_until(
+                lambda: record.completed or bool(record.followup_ids), self.deferred_max_s
+            )
+            if not filled:
+                raise AssertionError(
+                    f"the bot deferred {what} but neither edited the response nor sent a "
+                    f"follow-up within {self.deferred_max_s:.0f} s (the member sees 'thinking...')"
+                )
+        await self.settle()
+        return Reply(self, member, record)
+
+
+class _Starting:
+    """``Sandbox.start(...)``: use with ``async with`` (or ``await`` it and ``close()`` yourself)."""
+
+    def __init__(self, cls: type[Sandbox], kwargs: dict, check_violations: bool) -> None:
+        self._cls = cls
+        self._kwargs = kwargs
+        self._check = check_violations
+        self._sb: Sandbox | None = None
+
+    def __await__(self):
+        return self._cls._create(**self._kwargs).__await__()
+
+    async def __aenter__(self) -> Sandbox:
+        self._sb = await self._cls._create(**self._kwargs)
+        return self._sb
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        sb = self._sb
+        if sb is None:
+            return
+        try:
+            if exc_type is None and self._check:
+                with contextlib.suppress(TimeoutError):
+                    await sb.settle()
+                sb.check_violations()
+        finally:
+            await sb.close()
+
+
+def _point_discord_at(base_url: str) -> None:
+    """What ``bot.app.point_discord_at`` does, for bots that are not hackbot's."""
+    import discord
+    import yarl
+
+    discord.http.Route.BASE = f"{base_url}/api/v10"
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(
+        base_url.replace("http://", "ws://", 1) + "/gateway"
+    )
+
+
+def _locale(value: str) -> str:
+    """Discord locale codes: "fr", "en-US", "en-GB", ... ("en" means en-US)."""
+    return {"en": "en-US"}.get(value, value)
+
+
+def _settings(config: Any, tmp_dir: Path) -> Any:
+    from bot.config import default_config_dict, settings_from_dict
+
+    if config is None:
+        return settings_from_dict(default_config_dict(), tmp_dir)
+    if isinstance(config, dict):
+        return settings_from_dict(deep_merge(default_config_dict(), config), tmp_dir)
+    return config
+
+
+__all__ = ["BOT_TASK_PREFIXES", "P", "Sandbox"]
