@@ -260,7 +260,6 @@ class SandboxServer:
         from sandbox.server import pipeline
 
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app["server"] = self
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{attachment_id}/{filename}", self._serve_attachment)
         pipeline.add_routes(app, self)
