@@ -9,8 +9,11 @@ JSON-able value (200), ``None`` (204) or ``(status, body)``, and raise
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -108,31 +111,7 @@ async def _read_body(request: web.Request) -> tuple[Any, list[Upload], bytes, st
         return None, [], b"", None
     if content_type.startswith("multipart/"):
         raw = await request.read()
-        reader = await _multipart_from_bytes(request, raw)
-        payload: Any = None
-        files: list[Upload] = []
-        index = 0
-        while True:
-            part = await reader.next()
-            if part is None:
-                break
-            name = part.name or ""
-            data = await part.read(decode=False)
-            if name == "payload_json":
-                payload = json.loads(data.decode() or "null")
-            elif name.startswith("files[") or name.startswith("file"):
-                try:
-                    index = int(name[name.index("[") + 1 : name.index("]")])
-                except ValueError:
-                    index = len(files)
-                files.append(
-                    Upload(
-                        index,
-                        part.filename or f"file{index}",
-                        part.headers.get("Content-Type", "application/octet-stream"),
-                        bytes(data),
-                    )
-                )
+        payload, files = _parse_multipart(raw, request.headers.get("Content-Type", ""))
         return payload, files, raw, request.headers.get("Content-Type")
     raw = await request.read()
     if not raw:
@@ -143,21 +122,39 @@ async def _read_body(request: web.Request) -> tuple[Any, list[Upload], bytes, st
         raise DiscordError(400, 50109, "The request body contains invalid JSON.") from exc
 
 
-async def _multipart_from_bytes(request: web.Request, raw: bytes):
-    from aiohttp import MultipartReader
-    from aiohttp.streams import StreamReader
-
-    class _Proto:
-        _reading_paused = False
-
-        def pause_reading(self) -> None: ...
-
-        def resume_reading(self) -> None: ...
-
-    stream = StreamReader(_Proto(), 2**16, loop=asyncio.get_running_loop())  # type: ignore[arg-type]
-    stream.feed_data(raw)
-    stream.feed_eof()
-    return MultipartReader(request.headers, stream)
+def _parse_multipart(raw: bytes, content_type: str) -> tuple[Any, list[Upload]]:
+    """``payload_json`` and the ``files[n]`` parts of a multipart/form-data body."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not message.is_multipart():
+        raise DiscordError(
+            400,
+            50035,
+            "Invalid Form Body",
+            {"_errors": [{"code": "CONTENT_TYPE_INVALID", "message": "Malformed multipart body."}]},
+        )
+    payload: Any = None
+    files: list[Upload] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition") or ""
+        data = part.get_payload(decode=True) or b""
+        if name == "payload_json":
+            try:
+                payload = json.loads(data.decode() or "null")
+            except ValueError as exc:
+                raise DiscordError(400, 50109, "The request body contains invalid JSON.") from exc
+        elif part.get_filename() is not None:
+            match = re.fullmatch(r"files\[(\d+)\]", name)
+            index = int(match.group(1)) if match else len(files)
+            files.append(
+                Upload(
+                    index,
+                    part.get_filename() or f"file{index}",
+                    part.get_content_type(),
+                    bytes(data),
+                )
+            )
+    return payload, files
 
 
 def make_handler(
