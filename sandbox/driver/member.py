@@ -258,14 +258,18 @@ class SandboxMember:
         walk(options)
         return resolved
 
-    async def slash(self, path: str, *, channel: ChannelRef | None = None, **options: Any) -> Reply:
+    async def slash(
+        self, path: str, *, in_channel: ChannelRef | None = None, **options: Any
+    ) -> Reply:
         """Run a slash command the bot registered: ``await ana.slash("team create", name="Owls")``.
 
         Options are checked against the registered command like Discord's client
         does (a bad value raises ValueError). Members, channels and roles may be
-        given as SandboxMember / ChannelView / names. Waits for the bot's answer.
+        given as SandboxMember / ChannelView / names. ``in_channel`` is where the
+        member types the command (default: ``sb.default_channel``). Waits for the
+        bot's answer.
         """
-        view = self._interaction_channel(channel)
+        view = self._interaction_channel(in_channel)
         command, path_rest = self._command(path)
         prepared = self._prepare_options(command, path_rest, options)
         option_list = limits.validate_invocation(
@@ -285,12 +289,12 @@ class SandboxMember:
         return await self._sb.run_interaction(self, view, APPLICATION_COMMAND, data)
 
     async def context_menu(
-        self, name: str, target: SandboxMember | dict, *, channel: ChannelRef | None = None
+        self, name: str, target: SandboxMember | dict, *, in_channel: ChannelRef | None = None
     ) -> Reply:
         """Run a user (target: a member) or message (target: a message dict) context menu command."""
         is_user = isinstance(target, SandboxMember)
         view = self._interaction_channel(
-            channel if channel is not None or is_user else target["channel_id"]
+            in_channel if in_channel is not None or is_user else target["channel_id"]
         )
         command, _rest = self._command(name, 2 if is_user else 3)
         data: dict[str, Any] = {
@@ -314,11 +318,11 @@ class SandboxMember:
         option: str,
         typed: str,
         *,
-        channel: ChannelRef | None = None,
+        in_channel: ChannelRef | None = None,
         **options: Any,
     ) -> list[dict]:
         """The choices the bot suggests while this member types ``typed`` into ``option``."""
-        view = self._interaction_channel(channel)
+        view = self._interaction_channel(in_channel)
         command, path_rest = self._command(path)
         prepared = self._prepare_options(command, path_rest, {**options, option: typed})
         option_list = limits.validate_invocation(
