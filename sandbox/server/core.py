@@ -416,9 +416,9 @@ class SandboxServer:
         locale: str = "en-US",
         nick: str | None = None,
     ) -> dict:
+        role_ids = [self.resolve_role(guild, r)["id"] for r in roles]
         user = self.create_user(username, bot=bot)
         self.locales[user["id"]] = locale
-        role_ids = [self.resolve_role(guild, r)["id"] for r in roles]
         member = st.make_member(user, role_ids, self.now())
         member["nick"] = nick
         guild.members[user["id"]] = member

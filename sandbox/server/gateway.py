@@ -301,6 +301,7 @@ class Gateway:
             session = conn.session
             if session is not None and session.conn is conn:
                 session.conn = None
+                log.debug("gateway connection closed with %s", ws.close_code)
                 if not conn.dropped and ws.close_code in (1000, 1001):
                     # A clean close from the client ends its session, as on Discord.
                     self.sessions.pop(session.session_id, None)
