@@ -101,6 +101,7 @@ class Sandbox:
         self.settle_max_s = 30.0
         self.deferred_max_s = 10.0
         self.bot_ready_max_s = 60.0
+        self.advance_tasks_max_s = 5.0
         self.startup_s: float | None = None
 
     # -- start / stop ------------------------------------------------------------
@@ -329,9 +330,39 @@ class Sandbox:
         )
 
     async def advance(self, **delta: float) -> None:
-        """Move the clock (the bot's and Discord's) forward, e.g. ``advance(minutes=30)``; then settle."""
+        """Move the clock (the bot's and Discord's) forward, e.g. ``advance(minutes=30)``.
+
+        Then wait for what the jump set off: tasks started meanwhile (timers that
+        came due run in new tasks) get up to ``advance_tasks_max_s`` to finish,
+        and the bot settles.
+        """
+        before = set(asyncio.all_tasks())
         await self.clock.advance(timedelta(**delta))
+        await self._wait_new_tasks(before)
         await self.settle()
+
+    async def _wait_new_tasks(self, before: set[asyncio.Task[Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.advance_tasks_max_s
+        current = asyncio.current_task()
+        idle_rounds = 0
+        while loop.time() < deadline:
+            pending = [
+                t
+                for t in asyncio.all_tasks()
+                if t not in before and t is not current and not t.done() and not _infrastructure(t)
+            ]
+            if pending:
+                idle_rounds = 0
+                await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+                continue
+            idle_rounds += 1
+            if idle_rounds >= 3:
+                return
+            await asyncio.sleep(0.01)
+        log.debug(
+            "tasks started by the clock jump still running after %.1f s", self.advance_tasks_max_s
+        )
 
     # -- faults --------------------------------------------------------------------
 
@@ -697,6 +728,14 @@ class _Starting:
                 sb.check_violations()
         finally:
             await sb.close()
+
+
+def _infrastructure(task: asyncio.Task[Any]) -> bool:
+    """Long-lived tasks of the sandbox server and aiohttp (not work the bot is doing)."""
+    if task.get_name().startswith("sandbox-"):
+        return True
+    qualname = getattr(task.get_coro(), "__qualname__", "")
+    return qualname.startswith("RequestHandler.")
 
 
 def _point_discord_at(base_url: str) -> None:

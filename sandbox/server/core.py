@@ -447,11 +447,9 @@ class SandboxServer:
 
     def member_update(self, guild: st.GuildState, member: dict) -> None:
         payload = {"guild_id": guild.id, **st.public(member)}
-        self.gateway.dispatch("GUILD_MEMBER_UPDATE", payload, shape=self._shape_member_update)
-
-    def _shape_member_update(self, session: Session, data: dict) -> dict | None:
         # Without GUILD_MEMBERS a bot still hears about its own member.
-        return data
+        is_bot = member["user"]["id"] == self.bot_user["id"]
+        self.gateway.dispatch("GUILD_MEMBER_UPDATE", payload, always=is_bot)
 
     def set_member_roles(self, guild: st.GuildState, user_id: str, role_ids: list[str]) -> dict:
         member = self.member_of(guild, user_id)

@@ -137,7 +137,9 @@ class Connection:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._zlib = zlib.compressobj() if compress else None
         self.session: Session | None = None
-        self.writer = asyncio.get_running_loop().create_task(self._write())
+        self.writer = asyncio.get_running_loop().create_task(
+            self._write(), name="sandbox-gateway-writer"
+        )
         self.dropped = False
 
     def send(self, payload: dict | str) -> None:
@@ -175,7 +177,9 @@ class Connection:
     def close_now(self, code: int) -> None:
         """Send a close frame with ``code`` ahead of anything still queued."""
         self.dropped = True
-        asyncio.get_running_loop().create_task(self.ws.close(code=code))
+        asyncio.get_running_loop().create_task(
+            self.ws.close(code=code), name="sandbox-gateway-close"
+        )
 
     async def close(self, code: int, message: str = "") -> None:
         with contextlib.suppress(Exception):
@@ -204,6 +208,7 @@ class Gateway:
         *,
         dm: bool = False,
         shape: Callable[[Session, dict], dict | None] | None = None,
+        always: bool = False,
     ) -> None:
         """Send ``event`` to every session that should receive it.
 
@@ -211,7 +216,7 @@ class Gateway:
         session, e.g. to blank message content without the MESSAGE_CONTENT intent.
         """
         for session in list(self.sessions.values()):
-            if session.invalidated or not session.wants(event, dm=dm):
+            if session.invalidated or not (always or session.wants(event, dm=dm)):
                 continue
             payload = shape(session, data) if shape is not None else data
             if payload is None:

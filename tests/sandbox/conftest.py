@@ -5,6 +5,7 @@
   teardown if the server recorded a refusal the test did not take (``server.reset_violations()``).
 * ``connect``: starts plain discord.py bots against ``server`` (``await connect()``).
 * ``sb``: a :class:`Sandbox` running the tiny test bot of ``minibot.py``.
+* ``start_sandbox``: the shared fixture of :mod:`sandbox.driver.fixtures`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yarl
 from discord.ext import commands
 
 from sandbox import Sandbox
+from sandbox.driver.fixtures import start_sandbox  # noqa: F401 - the shared fixture, tested here too
 from sandbox.server import SandboxServer
 from tests.sandbox import minibot
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sandbox import InteractionFailed, Sandbox
@@ -108,3 +110,32 @@ async def test_start_without_bot_and_with_bot_permissions(openapi_validator) -> 
         assert sb.bot is bot
         me = bot.get_guild(sb.guild_id).me
         assert not me.guild_permissions.manage_channels
+
+
+async def test_advance_waits_for_work_the_jump_started(openapi_validator) -> None:
+    """A bot whose clock jump starts a background task that posts after a while."""
+
+    async def build(sb: Sandbox):
+        bot = minibot.MiniBot(sb.guild_id)
+
+        def on_jump() -> None:
+            async def announce() -> None:
+                await asyncio.sleep(0.2)  # e.g. database work before the first request
+                channel = bot.get_guild(sb.guild_id).text_channels[0]
+                await channel.send("the deadline passed")
+
+            asyncio.get_running_loop().create_task(announce())
+
+        sb.clock.on_jump(on_jump)
+        return bot
+
+    async with Sandbox.start(bot_factory=build) as sb:
+        await sb.advance(hours=1)
+        assert sb.channel("general").texts == ["the deadline passed"]
+
+
+async def test_start_sandbox_fixture(start_sandbox, tmp_path) -> None:
+    sb = await start_sandbox(bot_factory=minibot.factory())
+    assert sb.tmp_dir == tmp_path / "sandbox0"
+    ana = await sb.add_member("ana")
+    assert (await ana.slash("about")).text == "hello"
