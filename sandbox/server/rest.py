@@ -153,7 +153,7 @@ async def get_application_me(call: Call) -> Any:
     return st.public(call.server.application)
 
 
-@route("GET", "/gateway")
+@route("GET", "/gateway", token_auth=True)  # no token needed, as on Discord
 async def get_gateway(call: Call) -> Any:
     return {"url": call.server.gateway_url}
 
