@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING
 
 from sandbox.server import state as st
 
+# Default, reply, slash command and context menu messages.
+REGULAR_TYPES = frozenset({0, 19, 20, 23})
+
 if TYPE_CHECKING:
     from sandbox.driver.sandbox import Sandbox
 
@@ -74,8 +77,9 @@ class ChannelView:
 
     @property
     def texts(self) -> list[str]:
-        """The content of every message, oldest first."""
-        return [m["content"] for m in self.messages]
+        """The content of every regular message, oldest first (system messages such as
+        "hackbot pinned a message" are in ``messages`` but not here)."""
+        return [m["content"] for m in self.messages if m["type"] in REGULAR_TYPES]
 
     @property
     def pins(self) -> list[dict]:

@@ -87,6 +87,7 @@ DEFAULT_BOT_PERMISSIONS = int(
 MESSAGE_FLAG_EPHEMERAL = 1 << 6
 MESSAGE_FLAG_LOADING = 1 << 7
 MESSAGE_FLAG_HAS_THREAD = 1 << 5
+MESSAGE_FLAG_SUPPRESS_EMBEDS = 1 << 2
 
 
 def missing_permissions() -> DiscordError:
@@ -991,19 +992,12 @@ class SandboxServer:
             message["mention_roles"] = list(pings["roles"])
             message["mention_everyone"] = pings["everyone"] or pings["here"]
             message["_allowed_mentions"] = allowed
-        for key in ("content", "flags"):
-            if key in changes and changes[key] is not None:
-                message[key] = (
-                    changes[key]
-                    if key != "flags"
-                    else (
-                        (message["flags"] & ~0x4)
-                        | (int(changes["flags"]) & 0x4)
-                        | (message["flags"] & MESSAGE_FLAG_EPHEMERAL)
-                    )
-                )
-        if "content" in changes and changes["content"] is None:
-            message["content"] = ""
+        if "content" in changes:
+            message["content"] = changes["content"] or ""
+        if changes.get("flags") is not None:
+            # Only SUPPRESS_EMBEDS can be changed by an edit.
+            suppress = MESSAGE_FLAG_SUPPRESS_EMBEDS
+            message["flags"] = (message["flags"] & ~suppress) | (int(changes["flags"]) & suppress)
         if "embeds" in changes:
             message["embeds"] = [self._normalize_embed(e) for e in changes["embeds"] or []]
         if "components" in changes:
