@@ -577,6 +577,10 @@ class SandboxServer:
 
     def create_channel(self, guild: st.GuildState, payload: dict) -> dict:
         position = len(guild.guild_channels())
+        parent = guild.channels.get(str(payload.get("parent_id") or ""))
+        if parent is not None and not payload.get("permission_overwrites"):
+            # Without overwrites of its own, a new channel is synced with its category.
+            payload = {**payload, "permission_overwrites": parent["permission_overwrites"]}
         channel = st.make_channel(self.new_id(), guild.id, payload, position)
         if payload.get("available_tags") and channel["type"] in (st.GUILD_FORUM, st.GUILD_MEDIA):
             channel["available_tags"] = [self._make_tag(t) for t in payload["available_tags"]]

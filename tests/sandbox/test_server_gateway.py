@@ -74,6 +74,12 @@ async def test_events_after_rest_changes_keep_the_cache_right(
     cached = guild.get_channel(channel.id)
     await wait_for(lambda: cached.overwrites_for(guild.default_role).view_channel is False)
     assert cached.category == category
+    assert not cached.permissions_synced  # its overwrites now differ from the category's
+    synced = await guild.create_text_channel("synced", category=category)
+    await category.set_permissions(guild.default_role, send_messages=False)
+    synced_too = await guild.create_text_channel("synced-too", category=category)
+    assert synced.overwrites == {}
+    assert synced_too.overwrites_for(guild.default_role).send_messages is False
     assert cached.permissions_for(member).view_channel
     assert server.can_view(member_data["user"]["id"], channel.id)
     # The bot hid the channel from @everyone, itself included: like Discord, it is now locked out.
