@@ -16,6 +16,7 @@ timer fired more than :data:`LATE_AFTER` after its due time (the bot was down).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 LATE_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(seconds=30)
+STOP_GRACE = timedelta(seconds=10)
 
 Handler = Callable[["HackBot", Timer, bool], Awaitable[None]]
 
@@ -51,6 +53,7 @@ class TimerScheduler:
         self.bot: HackBot | None = None
         self._handlers: dict[str, Handler] = {}
         self._aps: AsyncIOScheduler | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def bind(self, bot: HackBot) -> None:
         self.bot = bot
@@ -74,10 +77,13 @@ class TimerScheduler:
         await self.rebuild()
 
     async def stop(self) -> None:
+        """Stop scheduling and let handlers already running finish (and record it)."""
         self.clock.remove_listener(self.rebuild)
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE.total_seconds())
 
     async def add(
         self,
@@ -158,6 +164,10 @@ class TimerScheduler:
         )
 
     async def _fire(self, timer_id: int) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         now = self.clock.now()
         async with self.db.begin() as session:
             claimed = await session.execute(
