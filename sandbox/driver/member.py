@@ -211,7 +211,7 @@ class SandboxMember:
             )
         return prepared
 
-    def _resolved(self, options: list[dict], declared: list[dict]) -> dict:
+    def _resolved(self, options: list[dict]) -> dict:
         server = self._sb.server
         guild = self._sb.guild
         resolved: dict[str, dict] = {}
@@ -283,7 +283,7 @@ class SandboxMember:
         }
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
-        resolved = self._resolved(option_list, command.get("options") or [])
+        resolved = self._resolved(option_list)
         if resolved:
             data["resolved"] = resolved
         return await self._sb.run_interaction(self, view, APPLICATION_COMMAND, data)
@@ -306,7 +306,7 @@ class SandboxMember:
             data["guild_id"] = command["guild_id"]
         if is_user:
             data["target_id"] = target._key
-            data["resolved"] = self._resolved([{"type": USER, "value": target._key}], [])
+            data["resolved"] = self._resolved([{"type": USER, "value": target._key}])
         else:
             data["target_id"] = target["id"]
             data["resolved"] = {"messages": {target["id"]: st.public(target)}}
@@ -379,7 +379,7 @@ class SandboxMember:
                 comp.MENTIONABLE_SELECT: MENTIONABLE,
                 comp.CHANNEL_SELECT: CHANNEL,
             }[select["type"]]
-            data["resolved"] = self._resolved([{"type": kind, "value": v} for v in chosen], [])
+            data["resolved"] = self._resolved([{"type": kind, "value": v} for v in chosen])
         return await self._sb.run_interaction(self, view, MESSAGE_COMPONENT, data, message=message)
 
     async def submit_modal(self, reply: Reply, values: dict[str, Any]) -> Reply:

@@ -994,7 +994,7 @@ async def create_message(call: Call) -> Any:
 @route("GET", "/channels/{channel_id}/messages/pins")
 async def list_pins(call: Call) -> Any:
     guild, channel = _channel(call)
-    _require_view(call, guild, channel, P.READ_MESSAGE_HISTORY) if guild else None
+    _require_view(call, guild, channel, P.READ_MESSAGE_HISTORY)
     items = [
         {"pinned_at": pinned_at, "message": st.public(call.server.messages[mid])}
         for mid, pinned_at in call.server.pins.get(channel["id"], [])
@@ -1190,7 +1190,7 @@ def remove_reaction(server: Any, channel: dict, message: dict, emoji: dict, user
 @route("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me")
 async def react(call: Call) -> Any:
     guild, channel = _channel(call)
-    _require_view(call, guild, channel, P.READ_MESSAGE_HISTORY) if guild else None
+    _require_view(call, guild, channel, P.READ_MESSAGE_HISTORY)
     message = _message(call, channel)
     emoji = _emoji(call.param("emoji"))
     if guild is not None and _emoji_key(emoji) not in message.get("_reactors", {}):
@@ -1246,10 +1246,6 @@ async def clear_reactions(call: Call) -> Any:
 # -- threads ---------------------------------------------------------------------
 
 
-def _start_thread_checks(call: Call, guild: st.GuildState, parent: dict, payload: dict) -> None:
-    limits.check_thread_create(len(guild.active_threads()), payload)
-
-
 @route("POST", "/channels/{channel_id}/threads")
 async def start_thread(call: Call) -> Any:
     server = call.server
@@ -1257,7 +1253,7 @@ async def start_thread(call: Call) -> Any:
     if guild is None or parent["type"] not in st.THREAD_PARENTS:
         raise DiscordError(400, 50024, "Cannot execute action on this channel type")
     payload = dict(_body(call))
-    _start_thread_checks(call, guild, parent, payload)
+    limits.check_thread_create(len(guild.active_threads()), payload)
     bot_id = server.bot_user["id"]
     if parent["type"] in (st.GUILD_FORUM, st.GUILD_MEDIA):
         _require_view(call, guild, parent, P.SEND_MESSAGES)
@@ -1316,7 +1312,7 @@ async def start_thread_from_message(call: Call) -> Any:
         raise DiscordError(400, 50024, "Cannot execute action on this channel type")
     message = _message(call, parent)
     payload = dict(_body(call))
-    _start_thread_checks(call, guild, parent, payload)
+    limits.check_thread_create(len(guild.active_threads()), payload)
     _require_view(call, guild, parent, P.CREATE_PUBLIC_THREADS)
     if message["id"] in guild.channels:
         raise DiscordError(400, 160004, "A thread has already been created for this message")
