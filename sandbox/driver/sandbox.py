@@ -332,12 +332,13 @@ class Sandbox:
     async def advance(self, **delta: float) -> None:
         """Move the clock (the bot's and Discord's) forward, e.g. ``advance(minutes=30)``.
 
-        Then wait for what the jump set off: tasks started meanwhile (timers that
+        Discord's own timers apply (inactive threads get archived). Then wait for what the jump set off: tasks started meanwhile (timers that
         came due run in new tasks) get up to ``advance_tasks_max_s`` to finish,
         and the bot settles.
         """
         before = set(asyncio.all_tasks())
         await self.clock.advance(timedelta(**delta))
+        self.server.time_passed()
         await self._wait_new_tasks(before)
         await self.settle()
 

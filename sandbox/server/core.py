@@ -699,6 +699,7 @@ class SandboxServer:
                 "locked": False,
                 "create_timestamp": st.iso(now),
             },
+            "_last_activity": now,
         }
         if thread_type == st.PRIVATE_THREAD:
             thread["thread_metadata"]["invitable"] = invitable
@@ -949,6 +950,7 @@ class SandboxServer:
         if channel["type"] in st.THREAD_TYPES:
             channel["message_count"] = channel.get("message_count", 0) + 1
             channel["total_message_sent"] = channel.get("total_message_sent", 0) + 1
+            channel["_last_activity"] = self.now()
         if dispatch:
             self.dispatch_message("MESSAGE_CREATE", channel, message)
         return message
@@ -1129,6 +1131,19 @@ class SandboxServer:
         if not session.intents & Intent.GUILD_SCHEDULED_EVENTS:
             payload["guild_scheduled_events"] = []
         return payload
+
+    # -- time passing -------------------------------------------------------
+
+    def time_passed(self) -> None:
+        """Apply what Discord does on its own as time goes by (call after the clock moves):
+        threads inactive for their ``auto_archive_duration`` are archived."""
+        now = self.now()
+        for guild in self.guilds.values():
+            for thread in guild.active_threads():
+                meta = thread["thread_metadata"]
+                last = thread.get("_last_activity") or now
+                if (now - last).total_seconds() >= int(meta["auto_archive_duration"]) * 60:
+                    self.update_channel(guild, thread, {"archived": True})
 
     # -- waiting -------------------------------------------------------------
 

@@ -938,7 +938,9 @@ def _check_can_post(call: Call, guild: st.GuildState | None, channel: dict, payl
     if not server.can_send(server.bot_user["id"], channel["id"]):
         raise missing_permissions()
     meta = channel.get("thread_metadata") or {}
-    if meta.get("archived") and not meta.get("locked"):
+    if meta.get("archived"):
+        if meta.get("locked") and not perms & P.MANAGE_THREADS:
+            raise DiscordError(400, 50083, "Thread is archived")
         # Sending unarchives the thread, as on Discord.
         server.update_channel(guild, channel, {"archived": False})
     if call.files and not perms & P.ATTACH_FILES:

@@ -139,3 +139,18 @@ async def test_start_sandbox_fixture(start_sandbox, tmp_path) -> None:
     assert sb.tmp_dir == tmp_path / "sandbox0"
     ana = await sb.add_member("ana")
     assert (await ana.slash("about")).text == "hello"
+
+
+async def test_inactive_threads_archive_as_the_clock_moves(sb: Sandbox) -> None:
+    general = sb.bot.get_channel(sb.default_channel.id)
+    thread = await general.create_thread(name="help-owls", auto_archive_duration=60)
+    await sb.advance(minutes=30)
+    assert not sb.channel(thread.id).data["thread_metadata"]["archived"]
+    await sb.advance(minutes=31)
+    assert sb.channel(thread.id).data["thread_metadata"]["archived"]
+    # discord.py got the THREAD_UPDATE and, as it does, dropped the archived thread from its cache.
+    assert sb.bot.get_channel(thread.id) is None
+    await thread.send("back")  # sending unarchives, as on Discord
+    await sb.settle()
+    assert not sb.channel(thread.id).data["thread_metadata"]["archived"]
+    assert sb.bot.get_channel(thread.id) is not None
