@@ -95,6 +95,23 @@ async def test_five_hundred_first_channel_is_refused(server: SandboxServer, conn
     assert thread.id
 
 
+async def test_two_hundred_fifty_first_role_is_refused(server: SandboxServer, connect) -> None:
+    bot = await connect()
+    guild_state = server.guild()
+    from sandbox.server.state import make_role
+
+    while len(guild_state.roles) < 250:
+        role_id = server.new_id()
+        guild_state.roles[role_id] = make_role(
+            role_id, f"r{len(guild_state.roles)}", permissions=0, position=1
+        )
+    guild = bot.get_guild(int(guild_state.id))
+    with pytest.raises(discord.HTTPException) as caught:
+        await guild.create_role(name="one-too-many")
+    assert caught.value.code == 30005
+    assert [v.code for v in server.reset_violations()] == [30005]
+
+
 async def test_rate_limited_requests_are_retried_by_discord_py(
     server: SandboxServer, connect
 ) -> None:
