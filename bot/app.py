@@ -50,6 +50,11 @@ def cog_modules() -> list[str]:
     )
 
 
+# hackbot never joins voice: silence discord.py's start-up warnings about voice libraries.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
 def intents() -> discord.Intents:
     wanted = discord.Intents.none()
     wanted.guilds = True

@@ -166,7 +166,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     setup_logging("WARNING" if not args.verbose else "INFO")
-    return asyncio.run(run_demo(lang=args.lang, verbose=args.verbose))
+    return asyncio.run(run_demo(lang=args.lang or cli_lang(), verbose=args.verbose))
 
 
 def cmd_invite_url(args: argparse.Namespace) -> int:
@@ -197,7 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="run the real bot against the local sandbox and print a transcript"
     )
-    demo.add_argument("--lang", choices=["en", "fr", "both"], default="both")
+    demo.add_argument(
+        "--lang",
+        choices=["en", "fr"],
+        help="language of the narration (default: HACKBOT_LANG or LANG)",
+    )
     demo.add_argument("--verbose", action="store_true")
     demo.set_defaults(func=cmd_demo)
 

@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.db import Database
 from bot.migrations import ensure_schema
 
+pytest_plugins = ["sandbox.driver.fixtures"]  # start_sandbox, sb: the real bot on the local Discord
+
 PG_ENV = "HACKBOT_TEST_DATABASE_URL"
 
 

@@ -1,0 +1,34 @@
+"""`hackbot demo` runs the real bot against the sandbox and tells a readable story."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot.demo import run_demo
+from bot.transcript import Renderer
+
+
+async def test_demo_runs_and_reads_well_in_french(openapi_validator):
+    lines: list[str] = []
+    code = await run_demo(lang="fr", out=lines.append)
+    text = "\n".join(lines)
+    assert code == 0, text
+    assert "▶ Camille tape /a-propos" in text
+    assert "Nous sommes dans l'étape Inscriptions. Elle se termine dans 2 heures." in text
+    assert "▶ Sam tape /about" in text  # Sam's client is in English
+    assert "0 délai(s) de 3 secondes dépassé(s)" in text
+    assert "<t:" not in text and "</" not in text  # Discord markup is rendered for the terminal
+    assert "Démo terminée : tout ce que Discord a reçu était valide." in text
+
+
+def test_renderer_turns_discord_markup_into_text():
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    fr = Renderer("fr", ZoneInfo("Europe/Paris"), now, names={42: "Camille"})
+    en = Renderer("en", ZoneInfo("Europe/Paris"), now)
+    two_hours = int(now.timestamp()) + 7200
+    assert fr.text(f"Fin <t:{two_hours}:R>") == "Fin dans 2 heures"
+    assert en.text(f"Ends <t:{two_hours - 7200 - 90}:R>") == "Ends 2 minutes ago"
+    assert fr.text(f"<t:{two_hours}:F>") == "dimanche 1er mars 2026 15:00"
+    assert fr.text("</team create:123> pour <@42>") == "/team create pour @Camille"
+    assert en.text("**bold**") == "bold"
