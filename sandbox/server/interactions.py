@@ -344,8 +344,17 @@ async def interaction_callback(call: Call) -> Any:
     ):
         raise DiscordError(400, 40064, "Interaction has no message to update")
     message: dict | None = None
+    if call.files and callback_type in (CHANNEL_MESSAGE_WITH_SOURCE, UPDATE_MESSAGE):
+        from sandbox.server.rest import attachments_from_upload
+
+        kept: list[dict] = []
+        source = server.messages.get(record.source_message_id or "")
+        if callback_type == UPDATE_MESSAGE and source is not None:
+            kept_ids = {str(a.get("id")) for a in data.get("attachments") or []}
+            kept = [a for a in source["attachments"] if a["id"] in kept_ids]
+        data = {**data, "attachments_resolved": kept + attachments_from_upload(call, data)}
     if callback_type == CHANNEL_MESSAGE_WITH_SOURCE:
-        limits.check_message(data)
+        limits.check_message(data, has_files=bool(call.files))
         record.ephemeral = bool(int(data.get("flags") or 0) & MESSAGE_FLAG_EPHEMERAL)
         message = interactions.post_message(record, data)
         record.original_id = message["id"]
@@ -357,7 +366,7 @@ async def interaction_callback(call: Call) -> Any:
     elif callback_type == DEFERRED_UPDATE_MESSAGE:
         record.original_id = record.source_message_id
     elif callback_type == UPDATE_MESSAGE:
-        limits.check_message(data, is_edit=True)
+        limits.check_message(data, is_edit=True, has_files=bool(call.files))
         source = server.messages.get(record.source_message_id or "")
         if source is None:
             raise DiscordError(404, 10008, "Unknown Message")

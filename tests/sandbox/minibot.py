@@ -7,6 +7,7 @@ modals, autocomplete, deferral, late answers, mentions and member options.
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 
 import discord
@@ -97,6 +98,11 @@ def add_commands(bot: MiniBot) -> None:
     async def late(interaction: discord.Interaction) -> None:
         await asyncio.sleep(3.3)
         await interaction.response.send_message("too late")
+
+    @tree.command(guild=guild, description="Answer with a file")
+    async def export(interaction: discord.Interaction) -> None:
+        data = io.BytesIO(b"team,score\nowls,3\n")
+        await interaction.response.send_message("here", file=discord.File(data, "scores.csv"))
 
     @tree.command(guild=guild, description="Open a modal")
     async def form(interaction: discord.Interaction) -> None:

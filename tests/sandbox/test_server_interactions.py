@@ -168,3 +168,12 @@ async def test_ephemeral_messages_of_someone_else_cannot_be_clicked(sb: Sandbox)
     details = await reply.click("Details")
     with pytest.raises(PermissionError):
         await bob.click(details.message, "Join")
+
+
+async def test_reply_with_a_file(sb: Sandbox) -> None:
+    ana = await sb.add_member("ana")
+    reply = await ana.slash("export")
+    (attachment,) = reply.message["attachments"]
+    assert attachment["filename"] == "scores.csv"
+    async with aiohttp.ClientSession() as http, http.get(attachment["url"]) as response:
+        assert await response.read() == b"team,score\nowls,3\n"
