@@ -287,6 +287,11 @@ class Sandbox:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        # Close its HTTP session first, so that nothing its shutdown code might try
+        # reaches the server; then let close() stop its timers and database engine
+        # (the in-process equivalent of the process having died).
+        with contextlib.suppress(Exception):
+            await bot.http.close()
         with contextlib.suppress(Exception):
             await bot.close()
         self.bot = None
