@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
 import json
 import logging
 import pkgutil
+import signal
 
 import discord
 import yarl
@@ -173,7 +175,13 @@ async def create_bot(
 
 
 async def main(settings: Settings, token: str) -> None:
+    """Run until Discord rejects us or SIGTERM/SIGINT asks for a clean stop."""
     bot = await create_bot(settings)
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, lambda: closing.append(asyncio.create_task(bot.close())))
     async with bot:
         await bot.start(token)
 

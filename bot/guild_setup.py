@@ -26,7 +26,7 @@ def _bot_overwrite() -> discord.PermissionOverwrite:
         embed_links=True,
         attach_files=True,
         read_message_history=True,
-        manage_messages=True,
+        pin_messages=True,
     )
 
 

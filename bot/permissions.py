@@ -26,7 +26,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("embed_links", "show rich cards (profiles, teams, tickets, results)"),
     ("attach_files", "send CSV exports to organisers"),
     ("read_message_history", "find and edit its own pinned messages after a restart"),
-    ("manage_messages", "pin the countdown and challenge descriptions"),
+    ("pin_messages", "pin the countdown and challenge descriptions"),
     ("mention_everyone", "ping a role for a phase broadcast (roles stay unmentionable by members)"),
     ("manage_events", "mirror the timeline as Discord scheduled events"),
     ("create_events", "create those scheduled events"),

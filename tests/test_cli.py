@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from bot.migrations import head
+from sandbox.server.core import DEFAULT_TOKEN, SandboxServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,8 +90,6 @@ def test_db_upgrade_then_current(tmp_path):
     assert (tmp_path / "hackbot.sqlite3").exists()
     current = hackbot("db", "current", "--config", str(config))
     assert current.returncode == 0, current.stderr
-    from bot.migrations import head
-
     assert current.stdout.count(head()) == 2  # at head, and head is the latest
 
 
@@ -94,3 +100,84 @@ def test_commands_json_lists_about_in_both_languages():
     about = next(c for c in data if c["path"] == "about")
     assert about["name"] == {"en": "about", "fr": "a-propos"}
     assert about["audience"] == "everyone"
+
+
+# -- against a local Discord ------------------------------------------------------------
+
+GUILD = 123456789012345678
+
+
+@pytest.fixture
+async def discord_server(openapi_validator):
+    server = SandboxServer()
+    server.create_guild(guild_id=GUILD, name="Test")
+    url = await server.start(port=0)
+    yield server, url
+    await server.stop()
+
+
+async def run_bot(config: Path, url: str, token: str, *, until=None, limit: float = 60):
+    env = {k: v for k, v in os.environ.items() if k not in {"HACKBOT_CONFIG", "HACKBOT_LANG"}}
+    env.update(DISCORD_TOKEN=token, HACKBOT_DISCORD_API=url, PYTHONPATH=str(ROOT))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=str(tmp_dir(config)),
+    )
+    if until is not None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while not until() and proc.returncode is None:
+            assert loop.time() < deadline, "the bot did not get ready"
+            await asyncio.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(proc.communicate(), limit)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_run_with_a_rejected_token_is_one_clear_line(tmp_path, discord_server):
+    server, url = discord_server
+    config = write_config(tmp_path, GOOD)
+    code, out, err = await run_bot(config, url, "not-the-token")
+    assert code == 1
+    assert "rejected the token" in err
+    assert "Traceback" not in err
+    assert "not-the-token" not in out + err
+
+
+async def test_run_refuses_a_database_newer_than_the_code(tmp_path, discord_server):
+    server, url = discord_server
+    config = write_config(tmp_path, GOOD)
+    assert hackbot("db", "upgrade", "--config", str(config)).returncode == 0
+    with sqlite3.connect(tmp_path / "hackbot.sqlite3") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    code, out, err = await run_bot(config, url, DEFAULT_TOKEN)
+    assert code == 1
+    assert "9999_from_the_future" in err
+    assert "Traceback" not in err
+
+
+async def test_run_serves_the_guild_and_stops_cleanly_on_sigterm(tmp_path, discord_server):
+    server, url = discord_server
+    config = write_config(tmp_path, GOOD)
+    guild = server.guild(GUILD)
+    code, out, err = await run_bot(
+        config,
+        url,
+        DEFAULT_TOKEN,
+        until=lambda: (
+            bool(guild.commands)
+            and any(c.get("name") == "announcements" for c in guild.channels.values())
+        ),
+    )
+    assert code == 0, err
+    assert DEFAULT_TOKEN not in out + err  # the token never reaches the log
+    assert "hackbot ready" in err
+    assert (tmp_path / "hackbot.sqlite3").exists()
