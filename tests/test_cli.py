@@ -129,7 +129,7 @@ async def run_bot(config: Path, url: str, token: str, *, until=None, limit: floa
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
-        cwd=str(tmp_dir(config)),
+        cwd=str(config.parent),
     )
     if until is not None:
         loop = asyncio.get_running_loop()
@@ -143,7 +143,7 @@ async def run_bot(config: Path, url: str, token: str, *, until=None, limit: floa
 
 
 async def test_run_with_a_rejected_token_is_one_clear_line(tmp_path, discord_server):
-    server, url = discord_server
+    _server, url = discord_server
     config = write_config(tmp_path, GOOD)
     code, out, err = await run_bot(config, url, "not-the-token")
     assert code == 1
@@ -153,12 +153,12 @@ async def test_run_with_a_rejected_token_is_one_clear_line(tmp_path, discord_ser
 
 
 async def test_run_refuses_a_database_newer_than_the_code(tmp_path, discord_server):
-    server, url = discord_server
+    _server, url = discord_server
     config = write_config(tmp_path, GOOD)
     assert hackbot("db", "upgrade", "--config", str(config)).returncode == 0
     with sqlite3.connect(tmp_path / "hackbot.sqlite3") as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
-    code, out, err = await run_bot(config, url, DEFAULT_TOKEN)
+    code, _out, err = await run_bot(config, url, DEFAULT_TOKEN)
     assert code == 1
     assert "9999_from_the_future" in err
     assert "Traceback" not in err
