@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.commands_meta import CommandIds
 from bot.config import Settings
 from bot.db import Database
+from bot.errors import HackbotError
 from bot.guild_setup import ensure_structure
 from bot.interactions import HackTree
 from bot.localization import CatalogueTranslator
@@ -62,6 +63,12 @@ def intents() -> discord.Intents:
     wanted.guilds = True
     wanted.members = True  # who left, role changes, display names: team spaces depend on it
     return wanted
+
+
+class NotInGuild(HackbotError):
+    """The configured guild is not one the bot was invited to."""
+
+    key = "app.not_in_guild"
 
 
 class HackBot(commands.Bot):
@@ -109,6 +116,10 @@ class HackBot(commands.Bot):
 
     async def sync_commands(self) -> None:
         """Sync the command tree to the event's guild, only when it changed since the last sync."""
+        try:
+            await self.fetch_guild(self.guild_id, with_counts=False)
+        except (discord.NotFound, discord.Forbidden):
+            raise NotInGuild(guild_id=self.guild_id) from None
         guild = discord.Object(id=self.guild_id)
         self.tree.copy_global_to(guild=guild)
         translator = self.tree.translator
@@ -121,11 +132,12 @@ class HackBot(commands.Bot):
         async with self.db.read() as session:
             previous = await event_service.get_state(session, COMMANDS_HASH_KEY)
         if previous and previous.get("guild") == self.guild_id and previous.get("digest") == digest:
-            self.command_ids = CommandIds(
-                {name: int(i) for name, i in previous.get("ids", {}).items()}
-            )
-            log.info("commands unchanged since the last sync, not syncing")
-            return
+            # Same tree as last time: sync only if Discord lost them (re-invite, manual removal).
+            registered = await self.tree.fetch_commands(guild=guild)
+            if {command.name for command in registered} == {p["name"] for p in payload}:
+                self.command_ids = CommandIds({command.name: command.id for command in registered})
+                log.info("commands unchanged since the last sync, not syncing")
+                return
         synced = await self.tree.sync(guild=guild)
         ids = {command.name: command.id for command in synced}
         self.command_ids = CommandIds(ids)
@@ -133,11 +145,7 @@ class HackBot(commands.Bot):
             await event_service.set_state(
                 session,
                 COMMANDS_HASH_KEY,
-                {
-                    "guild": self.guild_id,
-                    "digest": digest,
-                    "ids": {k: str(v) for k, v in ids.items()},
-                },
+                {"guild": self.guild_id, "digest": digest},
             )
         log.info("synced %d commands to guild %s", len(synced), self.guild_id)
 

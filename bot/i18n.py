@@ -53,7 +53,9 @@ class Catalogue:
         return self.entries[key][lang]
 
 
-def _flatten(node: dict[str, Any], prefix: str, out: dict[str, dict[str, str]], source: str) -> None:
+def _flatten(
+    node: dict[str, Any], prefix: str, out: dict[str, dict[str, str]], source: str
+) -> None:
     if any(lang in node for lang in SUPPORTED):
         extra = set(node) - set(SUPPORTED)
         if extra:

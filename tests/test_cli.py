@@ -181,3 +181,14 @@ async def test_run_serves_the_guild_and_stops_cleanly_on_sigterm(tmp_path, disco
     assert DEFAULT_TOKEN not in out + err  # the token never reaches the log
     assert "hackbot ready" in err
     assert (tmp_path / "hackbot.sqlite3").exists()
+
+
+async def test_run_in_a_guild_the_bot_was_not_invited_to(tmp_path, discord_server):
+    server, url = discord_server
+    config = write_config(tmp_path, '[event]\nname = "Test Hack"\nguild_id = 999\n')
+    code, _out, err = await run_bot(config, url, DEFAULT_TOKEN)
+    assert code == 1
+    assert "999" in err and "invite-url" in err
+    assert "Traceback" not in err
+    assert [v.code for v in server.violations] == [10004]  # GET /guilds/999: Unknown Guild
+    server.violations.clear()

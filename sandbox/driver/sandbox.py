@@ -186,7 +186,9 @@ class Sandbox:
             validate=validate,
             rate_limits=rate_limits,
             latency_ms=latency_ms,
-            bot_permissions=DEFAULT_BOT_PERMISSIONS if bot_permissions is None else bot_permissions,
+            bot_permissions=_default_permissions(bot_factory)
+            if bot_permissions is None
+            else bot_permissions,
             now=clock.now,
         )
         event = getattr(settings, "event", None)
@@ -705,6 +707,15 @@ class Sandbox:
                 )
         await self.settle()
         return Reply(self, member, record)
+
+
+def _default_permissions(bot_factory: Any) -> int:
+    """hackbot runs with exactly what its invite link asks for; other bots get the sandbox's default."""
+    if bot_factory is not None:
+        return DEFAULT_BOT_PERMISSIONS
+    from bot.permissions import required_permissions
+
+    return required_permissions().value
 
 
 class _Starting:

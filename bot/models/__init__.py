@@ -1,7 +1,10 @@
 """ORM models. Alembic (``migrations/``) owns the schema built from them.
 
-One section per feature; a feature that adds tables adds a section here and a
-migration revision under ``migrations/versions/``.
+The shared pieces (``Base``, column types, naming convention) and the
+foundation's tables live here; each feature that adds tables does so in its
+own module, ``bot/models/<feature>.py``, imported at the bottom of this file
+so that ``Base.metadata`` always holds every table, plus a migration revision
+under ``migrations/versions/``.
 
 Conventions:
 
@@ -217,3 +220,7 @@ class KV(Base):
 
     def __repr__(self) -> str:
         return f"KV(key={self.key!r})"
+
+
+# --- Feature modules -----------------------------------------------------------
+# Imported last: they use Base and the types above. One line per feature.
