@@ -224,3 +224,4 @@ class KV(Base):
 
 # --- Feature modules -----------------------------------------------------------
 # Imported last: they use Base and the types above. One line per feature.
+from bot.models.challenges import Challenge as Challenge  # noqa: E402

@@ -2,7 +2,8 @@
 
 It starts the local Discord, runs the unmodified bot against it, plays an event
 compressed into a few minutes and prints what each person sees, then a summary
-with the figures. Each feature adds its scene to :data:`SCENES`.
+with the figures. Each feature adds its scene (a module in ``bot/demo/``) to
+:func:`scenes`.
 """
 
 from __future__ import annotations
@@ -128,50 +129,11 @@ class Demo:
 Scene = Callable[[Demo], Awaitable[None]]
 
 
-def yes_no(value: bool, lang: str) -> str:
-    return t("demo.yes" if value else "demo.no", lang)
+def scenes() -> list[Scene]:
+    """The story, in order. A feature adds its module in ``bot/demo/`` and one line here."""
+    from bot.demo import foundation
 
-
-def number(value: float, lang: str) -> str:
-    text = f"{value:.1f}"
-    return text.replace(".", ",") if lang == "fr" else text
-
-
-async def scene_setup(demo: Demo) -> None:
-    sb, lang = demo.sb, demo.lang
-    roles, channels = sb.settings.roles, sb.settings.channels
-    demo.heading("demo.scene.setup")
-    demo.say("demo.setup.ready", seconds=number(sb.startup_s or 0, lang), commands=len(sb.commands))
-    made_roles = [
-        name
-        for name in (roles.organiser, roles.mentor, roles.judge, roles.participant)
-        if sb.has_role(name)
-    ]
-    made_channels = [
-        "#" + name for name in (channels.announcements, channels.organisers) if sb.has_channel(name)
-    ]
-    demo.say("demo.setup.created", roles=", ".join(made_roles), channels=", ".join(made_channels))
-    org, camille = demo.people["nadia"], demo.people["camille"]
-    demo.say(
-        "demo.setup.access",
-        announcements="#" + channels.announcements,
-        organisers="#" + channels.organisers,
-        camille=camille.display_name,
-        can_send=yes_no(sb.can_send(camille, channels.announcements), lang),
-        can_view=yes_no(sb.can_view(camille, channels.organisers), lang),
-        org=org.display_name,
-        org_view=yes_no(sb.can_view(org, channels.organisers), lang),
-    )
-
-
-async def scene_about(demo: Demo) -> None:
-    demo.heading("demo.scene.about")
-    await demo.slash(demo.people["camille"], "about")
-    await demo.advance(hours=3)
-    await demo.slash(demo.people["sam"], "about")
-
-
-SCENES: list[Scene] = [scene_setup, scene_about]
+    return [foundation.scene_setup, foundation.scene_about]
 
 
 async def run_demo(
@@ -192,7 +154,7 @@ async def run_demo(
             demo.say("demo.cast.nadia")
             demo.say("demo.cast.camille")
             demo.say("demo.cast.sam")
-            for scene in SCENES:
+            for scene in scenes():
                 await scene(demo)
             trips = sb.server.interactions.round_trips
             stats = sb.rate_limiter.stats
