@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.admin import ORGANISER_PERMISSION
 from bot.i18n import t
 
 if TYPE_CHECKING:
@@ -41,11 +42,20 @@ async def ensure_structure(bot: HackBot, guild: discord.Guild) -> list[str]:
     for kind in ("organiser", "mentor", "judge", "participant"):
         name = getattr(settings.roles, kind)
         role = discord.utils.get(guild.roles, name=name)
+        # Organisers get Manage Events: it is what makes Discord show them /admin.
+        permissions = ORGANISER_PERMISSION if kind == "organiser" else discord.Permissions.none()
         if role is None:
             role = await guild.create_role(
-                name=name, mentionable=False, hoist=kind != "participant", reason=reason
+                name=name,
+                permissions=permissions,
+                mentionable=False,
+                hoist=kind != "participant",
+                reason=reason,
             )
             created.append(f"role {name}")
+        elif not permissions.is_subset(role.permissions) and role < guild.me.top_role:
+            await role.edit(permissions=role.permissions | permissions, reason=reason)
+            created.append(f"permissions of role {name}")
         roles[kind] = role
 
     me = guild.me
