@@ -225,3 +225,4 @@ class KV(Base):
 # --- Feature modules -----------------------------------------------------------
 # Imported last: they use Base and the types above. One line per feature.
 from bot.models.challenges import Challenge as Challenge  # noqa: E402
+from bot.models.problems import ProblemStatement as ProblemStatement  # noqa: E402

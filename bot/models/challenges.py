@@ -34,6 +34,11 @@ class Challenge(TimestampMixin, Base):
     role_id: Mapped[int | None] = mapped_column(BigInteger)
     pinned_message_id: Mapped[int | None] = mapped_column(BigInteger)
     archived_at: Mapped[datetime | None]
+    # The second pinned message: the teams working on it (edited when teams change).
+    teams_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # What that message shows now: {"digest": ..., "team_ids": [...]} (skips needless edits and
+    # lets a team that moved away be removed from its old challenge's listing).
+    listing: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     def __repr__(self) -> str:
         return f"Challenge(id={self.id!r}, slug={self.slug!r})"
