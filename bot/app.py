@@ -17,7 +17,7 @@ import yarl
 from discord.ext import commands
 
 import cogs
-from bot.clock import Clock
+from bot.clock import Clock, follow_remote_clock
 from bot.commands_meta import CommandIds
 from bot.config import Settings
 from bot.db import Database
@@ -184,14 +184,24 @@ async def create_bot(
 
 async def main(settings: Settings, token: str) -> None:
     """Run until Discord rejects us or SIGTERM/SIGINT asks for a clean stop."""
-    bot = await create_bot(settings)
+    clock = Clock()
+    # Tests and benchmarks that run the bot as a process move its time through the sandbox.
+    follower = await follow_remote_clock(clock)
+    bot = await create_bot(settings, clock=clock)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, lambda: closing.append(asyncio.create_task(bot.close())))
-    async with bot:
-        await bot.start(token)
+    try:
+        async with bot:
+            await bot.start(token)
+    finally:
+        # Let a close started by a signal finish (database engine disposed) before the
+        # loop ends; otherwise asyncio.run cancels it half-way.
+        await asyncio.gather(*closing, return_exceptions=True)
+        if follower is not None:
+            await follower.stop()
 
 
 def import_cogs() -> None:

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandbox.driver.member import CHANNEL, MENTIONABLE, ROLE, USER, SandboxMember
+from sandbox.driver.process import BotProcess, toml_dumps
 from sandbox.driver.reply import InteractionFailed, Reply
 from sandbox.driver.views import ChannelView
 from sandbox.rules.permissions import P
 from sandbox.server import state as st
-from sandbox.server.core import DEFAULT_BOT_PERMISSIONS, SandboxServer, Violation
+from sandbox.server.control import ControlServer
+from sandbox.server.core import DEFAULT_BOT_PERMISSIONS, Violation
 from sandbox.server.interactions import (
     DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
     InteractionRecord,
@@ -77,13 +79,17 @@ class Sandbox:
 
     def __init__(
         self,
-        server: SandboxServer,
+        server: ControlServer,
         *,
         settings: Any,
         clock: Clock,
         tmp_dir: Path,
         bot_factory: BotFactory | None,
         guild_ready_timeout: float,
+        bot_process: bool = False,
+        config_path: Path | None = None,
+        bot_env: dict[str, str] | None = None,
+        bot_log_level: str = "INFO",
     ) -> None:
         self.server = server
         self.settings = settings
@@ -103,6 +109,19 @@ class Sandbox:
         self.bot_ready_max_s = 60.0
         self.advance_tasks_max_s = 5.0
         self.startup_s: float | None = None
+        # The bot as a separate OS process (bot_process=True): see sandbox/driver/process.py.
+        self.process_mode = bot_process
+        self.config_path = config_path
+        self.bot_env = dict(bot_env or {})
+        self.bot_log_level = bot_log_level
+        self.bot_process: BotProcess | None = None
+        self.bot_processes: list[BotProcess] = []
+        self._bot_lines: list[str] = []
+        self.stop_max_s = 20.0
+        if bot_process:
+            # Server-side quiescence only (the bot's tasks are in another process):
+            # leave it time to go from one step of its work to the next.
+            self.quiet_s = 0.1
 
     # -- start / stop ------------------------------------------------------------
 
@@ -120,6 +139,9 @@ class Sandbox:
         bot_factory: BotFactory | None = None,
         guild_ready_timeout: float = 0.05,
         check_violations: bool = True,
+        bot_process: bool = False,
+        bot_env: dict[str, str] | None = None,
+        bot_log_level: str = "INFO",
     ) -> _Starting:
         """Start the server and (unless ``start_bot=False``) the real bot; use with ``async with``.
 
@@ -131,6 +153,9 @@ class Sandbox:
         ``bot_factory``: build another bot than hackbot's (``await factory(sb)``
         returns a discord.py client; readiness is its ``hackbot_ready`` event if
         it has one, else ``wait_until_ready()``).
+        ``bot_process``: run the bot as a separate OS process (``python -m bot run``
+        with a generated config file); ``bot_env`` adds environment variables to it
+        and ``bot_log_level`` is its ``--log-level``.
         """
         return _Starting(
             cls,
@@ -144,6 +169,9 @@ class Sandbox:
                 start_bot=start_bot,
                 bot_factory=bot_factory,
                 guild_ready_timeout=guild_ready_timeout,
+                bot_process=bot_process,
+                bot_env=bot_env,
+                bot_log_level=bot_log_level,
             ),
             check_violations,
         )
@@ -161,8 +189,14 @@ class Sandbox:
         start_bot: bool,
         bot_factory: BotFactory | None,
         guild_ready_timeout: float,
+        bot_process: bool = False,
+        bot_env: dict[str, str] | None = None,
+        bot_log_level: str = "INFO",
     ) -> Sandbox:
         from bot.clock import Clock
+
+        if bot_process and bot_factory is not None:
+            raise ValueError("bot_process runs hackbot itself: it cannot take a bot_factory")
 
         began = time.perf_counter()
         tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -175,6 +209,7 @@ class Sandbox:
         settings = (
             None if config is None and bot_factory is not None else _settings(config, tmp_dir)
         )
+        config_path = _write_config(config, settings, tmp_dir) if bot_process else None
         if validate:
             # Load the OpenAPI description now (about 5 s the first time in a
             # process) rather than inside the bot's first request.
@@ -182,7 +217,7 @@ class Sandbox:
 
             SpecValidator.shared()
         clock = Clock()
-        server = SandboxServer(
+        server = ControlServer(
             validate=validate,
             rate_limits=rate_limits,
             latency_ms=latency_ms,
@@ -190,6 +225,7 @@ class Sandbox:
             if bot_permissions is None
             else bot_permissions,
             now=clock.now,
+            clock=clock,
         )
         event = getattr(settings, "event", None)
         server.create_guild(
@@ -203,6 +239,10 @@ class Sandbox:
             tmp_dir=tmp_dir,
             bot_factory=bot_factory,
             guild_ready_timeout=guild_ready_timeout,
+            bot_process=bot_process,
+            config_path=config_path,
+            bot_env=bot_env,
+            bot_log_level=bot_log_level,
         )
         sb._tmp = tmp
         try:
@@ -216,7 +256,7 @@ class Sandbox:
 
     async def close(self) -> None:
         """Stop the bot (gracefully) and the server; remove the temporary directory."""
-        if self.bot is not None:
+        if self.bot is not None or self.bot_process is not None:
             with contextlib.suppress(Exception):
                 await self._close_bot()
         await self.server.stop()
@@ -238,10 +278,15 @@ class Sandbox:
 
         return await create_bot(self.settings, clock=self.clock)
 
-    async def start_bot(self) -> discord.Client:
-        """Start a new bot process-equivalent on the same database and server; wait until ready."""
-        if self.bot is not None:
+    async def start_bot(self) -> discord.Client | BotProcess:
+        """Start a new bot on the same database and server; wait until it is ready.
+
+        In process mode this is a new OS process (returned as a :class:`BotProcess`);
+        otherwise a new discord.py client in this event loop."""
+        if self.bot is not None or (self.bot_process is not None and self.bot_process.running):
             raise RuntimeError("a bot is already running: kill_bot() or restart_bot() first")
+        if self.process_mode:
+            return await self._start_bot_process()
         if self._bot_factory is None:
             from bot.app import point_discord_at
         else:
@@ -273,12 +318,57 @@ class Sandbox:
         await self.settle()
         return bot
 
+    async def _start_bot_process(self) -> BotProcess:
+        assert self.config_path is not None
+        process = BotProcess(
+            config_path=self.config_path,
+            api_base=self.server.url,
+            token=self.server.token,
+            clock_url=self.server.clock_url,
+            log_level=self.bot_log_level,
+            env=self.bot_env,
+            lines=self._bot_lines,
+        )
+        self._bot_lines.append(f"--- sandbox: bot process {len(self.bot_processes) + 1} ---")
+        await process.start()
+        self.bot_process = process
+        self.bot_processes.append(process)
+        try:
+            await process.wait_ready(self.bot_ready_max_s)
+        except BaseException:
+            await process.kill()
+            self.server.gateway.forget_sessions()
+            raise
+        await self.settle()
+        return process
+
+    @property
+    def bot_log(self) -> str:
+        """Everything the bot processes wrote (stdout and stderr), in order (process mode)."""
+        return "\n".join(self._bot_lines)
+
+    @property
+    def bot_pid(self) -> int | None:
+        return self.bot_process.pid if self.bot_process is not None else None
+
+    def bot_memory(self) -> dict[str, int]:
+        """The bot process's memory in kB (``VmRSS`` now, ``VmHWM`` peak), from /proc."""
+        return self.bot_process.memory() if self.bot_process is not None else {}
+
     async def kill_bot(self) -> None:
         """Crash the bot: its connections drop without a close frame and its task is cancelled.
 
         In-process resources (database engine, HTTP session) are then released
         without sending anything to the server, as if the process had died.
+        In process mode: SIGKILL, a real crash (in-flight writes are cut).
         """
+        if self.process_mode:
+            process = self.bot_process
+            if process is not None:
+                await process.kill()
+            self.server.gateway.forget_sessions()
+            self.server.control.forget_acks()
+            return
         bot = self.bot
         if bot is None:
             return
@@ -300,6 +390,12 @@ class Sandbox:
         self._bot_task = None
 
     async def _close_bot(self) -> None:
+        if self.process_mode:
+            process = self.bot_process
+            if process is not None and process.running:
+                await process.terminate(self.stop_max_s)
+            self.server.control.forget_acks()
+            return
         bot = self.bot
         if bot is None:
             return
@@ -311,14 +407,18 @@ class Sandbox:
         self.bot = None
         self._bot_task = None
 
-    async def restart_bot(self) -> discord.Client:
-        """Graceful stop (close frame, like a deploy) then a new bot on the same database."""
+    async def restart_bot(self) -> discord.Client | BotProcess:
+        """Graceful stop (close frame, like a deploy) then a new bot on the same database.
+
+        In process mode: SIGTERM, wait for the process to exit, start a new one."""
         await self._close_bot()
         return await self.start_bot()
 
     # -- time and settling -------------------------------------------------------------
 
     def _bot_busy(self) -> bool:
+        if self.process_mode:
+            return self._interactions_pending()
         for task in asyncio.all_tasks():
             if task.done():
                 continue
@@ -327,9 +427,31 @@ class Sandbox:
                 return True
         return False
 
+    def _interactions_pending(self) -> bool:
+        """An interaction still waits for its first answer, or a deferred one to be filled."""
+        now = time.monotonic()
+        deadline = self.server.interactions.deadline_s
+        for record in self.server.interactions.records.values():
+            age = now - record.created_mono
+            if record.response_type is None:
+                if not record.missed_deadline and age < deadline:
+                    return True
+            elif (
+                record.response_type == DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+                and not record.completed
+                and not record.followup_ids
+                and age < self.deferred_max_s
+            ):
+                return True
+        return False
+
     async def settle(self, *, quiet: float | None = None) -> None:
         """Wait until the bot is idle: no REST request in flight, no event queued, no
-        discord.py handler running, and nothing happened for a short quiet period."""
+        discord.py handler running, and nothing happened for a short quiet period.
+
+        In process mode only what the server sees counts: no request in flight, no
+        event queued, no interaction waiting for its answer, and ``quiet_s`` (0.1 s)
+        without any request or event."""
         await self.server.wait_quiet(
             quiet=self.quiet_s if quiet is None else quiet,
             max_wait=self.settle_max_s,
@@ -343,9 +465,21 @@ class Sandbox:
         came due run in new tasks) get up to ``advance_tasks_max_s`` to finish,
         and the bot settles.
         """
+        if self.process_mode:
+            version = await self.server.advance_clock(timedelta(**delta))
+            process = self.bot_process
+            if process is not None and process.running:
+                # The bot's ClockFollower applies the jump (its timers are rebuilt) and says so.
+                applied = await self.server.control.wait_acked(version, self.advance_tasks_max_s)
+                if not applied:
+                    log.warning(
+                        "the bot process did not apply the clock jump within %.1f s",
+                        self.advance_tasks_max_s,
+                    )
+            await self.settle()
+            return
         before = set(asyncio.all_tasks())
-        await self.clock.advance(timedelta(**delta))
-        self.server.time_passed()
+        await self.server.advance_clock(timedelta(**delta))
         await self._wait_new_tasks(before)
         await self.settle()
 
@@ -769,6 +903,23 @@ def _point_discord_at(base_url: str) -> None:
 def _locale(value: str) -> str:
     """Discord locale codes: "fr", "en-US", "en-GB", ... ("en" means en-US)."""
     return {"en": "en-US"}.get(value, value)
+
+
+def _write_config(config: Any, settings: Any, tmp_dir: Path) -> Path:
+    """The configuration file a bot process reads (from the same dict as ``sb.settings``)."""
+    if config is not None and not isinstance(config, dict):
+        existing = getattr(settings, "config_path", None)
+        if existing is None:
+            raise TypeError(
+                "bot_process=True needs the configuration as a dict (or Settings loaded from a file)"
+            )
+        return Path(existing)
+    from bot.config import default_config_dict
+
+    data = default_config_dict() if config is None else deep_merge(default_config_dict(), config)
+    path = tmp_dir / "hackbot.toml"
+    path.write_text(toml_dumps(data), encoding="utf-8")
+    return path
 
 
 def _settings(config: Any, tmp_dir: Path) -> Any:
