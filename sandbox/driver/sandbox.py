@@ -717,6 +717,29 @@ class Sandbox:
         await self.settle()
         return SandboxMember(self, member["user"]["id"])
 
+    async def add_members(
+        self,
+        count: int,
+        *,
+        prefix: str = "member",
+        roles: list[str | int] | tuple[str | int, ...] = (),
+        locale: str = "en-US",
+    ) -> list[SandboxMember]:
+        """``count`` members join at once (``member0``, ``member1``, ...), settling once.
+
+        Before the bot starts this is how a large guild is built (the bot then gets
+        them through GUILD_CREATE or member chunks, as from Discord)."""
+        start = len(self.guild.members)
+        added = [
+            self.server.add_member(
+                self.guild, f"{prefix}{start + i}", roles=list(roles), locale=_locale(locale)
+            )
+            for i in range(count)
+        ]
+        if self.bot is not None or self.bot_process is not None:
+            await self.settle()
+        return [SandboxMember(self, member["user"]["id"]) for member in added]
+
     async def create_role(
         self,
         name: str,
@@ -797,6 +820,37 @@ class Sandbox:
 
     # -- interactions ------------------------------------------------------------------
 
+    def _process_note(self) -> str:
+        """In process mode, when the bot process is not running: say so, with its last lines."""
+        process = self.bot_process
+        if not self.process_mode or process is None or process.running:
+            return ""
+        return (
+            f" (the bot process has exited with code {process.returncode}:\n{process.tail(15)}\n)"
+        )
+
+    def fire(
+        self,
+        member: SandboxMember,
+        channel: ChannelView,
+        interaction_type: int,
+        data: dict,
+        *,
+        message: dict | None = None,
+    ) -> InteractionRecord:
+        """Send an interaction and return at once (its record fills in as the bot answers).
+
+        For load: ``view, data = member.slash_data("about")`` then ``sb.fire(member, view,
+        APPLICATION_COMMAND, data)``; ``run_interaction`` is the waiting version."""
+        return self.server.interactions.create(
+            guild=self.guild,
+            channel=channel.data,
+            user_id=str(member.id),
+            interaction_type=interaction_type,
+            data=data,
+            message=message,
+        )
+
     async def run_interaction(
         self,
         member: SandboxMember,
@@ -815,7 +869,7 @@ class Sandbox:
             data=data,
             message=message,
         )
-        what = f"{member.name}'s interaction {record.name!r}"
+        what = f"{member.name}'s interaction {record.name!r}" + self._process_note()
         answered = await record.wait_until(
             lambda: record.response_type is not None or record.missed_deadline,
             interactions.deadline_s + 0.25,
