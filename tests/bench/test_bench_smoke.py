@@ -1,0 +1,89 @@
+"""Every benchmark, at tiny sizes, so that they keep working (the full runs are not for CI).
+
+Each runs ``python -m bench <name>`` as an organiser would, in its own process: the
+sandbox there, the bot in a third process. Nothing here asserts on speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import benchmarks
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("HACKBOT_TEST_DATABASE_URL")
+
+TINY = {
+    "latency": [
+        "--rate", "6", "--seconds", "1", "--members", "4",
+        "--max-rate", "9", "--step-seconds", "1", "--latency-ms", "5",
+    ],
+    "members": ["--members", "1200", "--baseline", "3", "--hold-seconds", "0"],
+}  # fmt: skip
+
+
+def run_bench(name: str, results: Path, *extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "HACKBOT_CONFIG"}}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", name, *TINY[name], "--results", str(results), *extra],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    files = sorted(results.glob(f"{name}-*.json"))
+    assert len(files) == 1, files
+    data = json.loads(files[0].read_text())
+    assert data["bench"] == name
+    assert data["machine"]["cores"] == os.cpu_count()
+    assert f"== bench {name}" in done.stdout
+    return data
+
+
+def test_every_benchmark_has_a_smoke_run():
+    assert set(benchmarks()) == set(TINY)
+
+
+def check_latency(data: dict) -> None:
+    fixed = data["results"]["fixed"]
+    assert fixed["sent"] == 6
+    assert fixed["answered"] == fixed["sent"]  # every interaction got an answer
+    assert fixed["by_action_ms"]["about"]["count"] >= 1  # /about is in the mix
+    assert data["results"]["ramp"], "the ceiling search ran at least one step"
+    assert data["results"]["violations"] == []
+    assert data["results"]["bot_error_lines"] == 0
+    assert data["results"]["bot_peak_rss_mb"] > 0
+
+
+def check_members(data: dict) -> None:
+    baseline, big = data["results"]["runs"]
+    assert baseline["members"] == 3 + 2  # with the owner and the bot
+    assert big["members"] == 1200 + 2
+    assert big["member_requests"] >= 1  # a large guild: the bot asked for its members
+    assert big["about_answered"] and big["violations"] == [] and big["bot_error_lines"] == 0
+    assert big["peak_rss_mb"] >= big["rss_mb"] > 0
+
+
+CHECKS = {"latency": check_latency, "members": check_members}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_bench_on_sqlite(name, tmp_path):
+    CHECKS[name](run_bench(name, tmp_path))
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="needs HACKBOT_TEST_DATABASE_URL")
+def test_latency_on_postgresql(tmp_path):
+    data = run_bench("latency", tmp_path, "--database", str(PG_URL))
+    check_latency(data)
+    assert data["args"]["database"] == PG_URL
+    assert data["results"]["fixed"]["by_action_ms"]["about"]["count"] >= 1
