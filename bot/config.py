@@ -52,10 +52,12 @@ __all__ = [
     "ConfigError",
     "DatabaseSettings",
     "EventSettings",
+    "FormationSettings",
     "Invalid",
     "LoggingSettings",
     "PhaseSettings",
     "Problem",
+    "RegistrationSettings",
     "RoleSettings",
     "Settings",
     "TeamSettings",
@@ -387,6 +389,110 @@ class TeamSettings:
 
 
 @section
+class FormationSettings:
+    """[formation]: how teams form and where they live on Discord."""
+
+    # Team names: at most this many characters (Discord channel names allow 100).
+    name_max_length: int = setting(32, min=8, max=80)
+    # Whether a new team lets anyone join directly (true) or asks its members first (false).
+    open_by_default: bool = setting(False)
+    # Channels (of Discord's 500 per server) kept free for the organisers; past that,
+    # new teams get a private thread in the hub channel instead of their own channel.
+    channel_headroom: int = setting(50, min=0, max=450)
+    # The channel that holds team threads once channels run short.
+    hub_channel: str = setting("team-hub", check=_check_text_channel)
+    # Where /lft and /team recruit cards are posted.
+    board_channel: str = setting("team-board", check=_check_text_channel)
+    # Minutes a member waits between two cards on the board, and between two join
+    # requests to the same team.
+    card_cooldown_minutes: int = setting(30, min=0, max=1440)
+    request_cooldown_minutes: int = setting(10, min=0, max=1440)
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
+        _require_distinct(
+            {k: v for k, v in values.items() if k in ("hub_channel", "board_channel")}, path, ctx
+        )
+
+
+def _check_profile_type(value: str, ctx: _Context) -> str:
+    _check_nonblank(value, ctx)
+    return value.strip()
+
+
+def _check_language_code(value: str, ctx: _Context) -> str:
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", value):
+        raise Invalid("config.language_code", value=value)
+    return value
+
+
+def _check_select_list(limit: int) -> Callable[[dict[str, Any], str, str, _Context], None]:
+    def check(values: dict[str, Any], path: str, name: str, ctx: _Context) -> None:
+        items = values.get(name)
+        if items is None:
+            return
+        if not items:
+            ctx.problem(_join(path, name), "config.list_empty")
+        elif len(items) > limit:
+            ctx.problem(_join(path, name), "config.list_too_long", max=limit, count=len(items))
+        seen: set[str] = set()
+        for item in items:
+            if item.casefold() in seen:
+                ctx.problem(_join(path, name), "config.list_duplicate", value=item)
+            seen.add(item.casefold())
+
+    return check
+
+
+#: The profile types offered at registration unless the config lists others.
+DEFAULT_PROFILE_TYPES: tuple[str, ...] = (
+    "developer",
+    "design",
+    "product",
+    "marketing and communication",
+    "data",
+    "domain expert",
+    "other",
+)
+
+
+@section
+class RegistrationSettings:
+    """[registration]: how people register and what their profile holds."""
+
+    # open: anyone may register; email: the address they type must be in the imported
+    # registrant list; code: the personal code from that list (handed out by organisers).
+    mode: Literal["open", "email", "code"] = setting("open")
+    # Profile types offered (a select menu: 1 to 25). The defaults are translated;
+    # other names are shown as written.
+    profile_types: tuple[str, ...] = setting(
+        DEFAULT_PROFILE_TYPES, min_len=1, max_len=80, check=_check_profile_type
+    )
+    # Languages participants may say they speak (codes such as "en", "fr", "de"; 1 to 25).
+    languages: tuple[str, ...] = setting(
+        ("en", "fr", "de", "es", "it", "pt", "nl", "ar"), check=_check_language_code
+    )
+    # Whether a new registrant is, by default, placed in a team by /admin teams autoform.
+    autoform_by_default: bool = setting(True)
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
+        _check_select_list(25)(values, path, "profile_types", ctx)
+        _check_select_list(25)(values, path, "languages", ctx)
+
+
+def _check_theme(value: str, ctx: _Context) -> str:
+    _check_nonblank(value, ctx)
+    if value != value.strip():
+        raise Invalid("config.problems.theme_spaces", value=value)
+    return value
+
+
+#: Discord allows 20 tags on a forum channel; each problem theme is one tag.
+MAX_PROBLEM_THEMES = 20
+
+
+@section
 class LoggingSettings:
     """[logging]: how much the bot writes to its log."""
 
@@ -468,6 +574,8 @@ class Settings:
     roles: RoleSettings = setting()
     channels: ChannelSettings = setting()
     teams: TeamSettings = setting()
+    registration: RegistrationSettings = setting()
+    formation: FormationSettings = setting()
     logging: LoggingSettings = setting()
     phases: tuple[PhaseSettings, ...] = setting((), validate_items=_validate_phases)
     config_path: Path | None = setting(None, internal=True)

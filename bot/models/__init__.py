@@ -226,3 +226,4 @@ class KV(Base):
 # Imported last: they use Base and the types above. One line per feature.
 from bot.models.challenges import Challenge as Challenge  # noqa: E402
 from bot.models.problems import ProblemStatement as ProblemStatement  # noqa: E402
+from bot.models.teams import Profile, Team, TeamMember  # noqa: E402, F401
