@@ -71,6 +71,12 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--no-json", action="store_true", help="print only, write no JSON file")
     group.add_argument("--bot-log", type=Path, help="also write the bot process's log to this file")
+    group.add_argument(
+        "--profile-bot",
+        type=Path,
+        metavar="FILE",
+        help="run the bot under cProfile and write its profile here (read with pstats)",
+    )
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -332,6 +338,8 @@ async def bench_sandbox(
                 sb.bot_ready_max_s = 600.0
                 if members:
                     await sb.add_members(members, locale="en-US")
+                if args.profile_bot is not None:
+                    sb.bot_python_args = ["-m", "cProfile", "-o", str(args.profile_bot.absolute())]
                 startup = Startup()
                 began = time.monotonic()
                 watcher = asyncio.create_task(_watch_gateway(sb, began, startup))
@@ -351,6 +359,17 @@ async def bench_sandbox(
 def bot_errors(sb: Any) -> list[str]:
     """Lines of the bot's log at ERROR or CRITICAL."""
     return [line for line in sb.bot_log.splitlines() if " ERROR " in line or " CRITICAL " in line]
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) used so far by a process (this one by default), in seconds."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
 
 
 def mb(kb: int | None) -> float | None:

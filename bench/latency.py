@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.harness import Report, bench_sandbox, bot_errors, mb, summary_ms
+from bench.harness import Report, bench_sandbox, bot_errors, cpu_seconds, mb, summary_ms
 
 DESCRIPTION = "interaction latency at a fixed rate, and the throughput ceiling"
 
@@ -186,13 +186,16 @@ async def drain(sb: Any, sent: list[Sent], max_wait: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def measure(sb: Any, sent: list[Sent]) -> dict[str, Any]:
-    """Latencies (dispatch → first response arriving at the sandbox) per action and overall."""
+def measure(sb: Any, sent: list[Sent], window_s: float = 10.0) -> dict[str, Any]:
+    """Latencies (dispatch → first response arriving at the sandbox) per action, overall,
+    and per ``window_s`` window of the run (warm-up and hiccups show there)."""
     arrivals = sb.server.callback_arrivals
     by_action: dict[str, list[float]] = {}
+    by_window: dict[int, list[float]] = {}
     overall: list[float] = []
     missed = 0
     unanswered = 0
+    first = sent[0].record.created_mono if sent else 0.0
     for item in sent:
         record = item.record
         if record.missed_deadline:
@@ -204,6 +207,7 @@ def measure(sb: Any, sent: list[Sent]) -> dict[str, Any]:
         latency = arrived - record.created_mono
         overall.append(latency)
         by_action.setdefault(item.action, []).append(latency)
+        by_window.setdefault(int((record.created_mono - first) // window_s), []).append(latency)
     return {
         "sent": len(sent),
         "answered": len(overall),
@@ -212,16 +216,31 @@ def measure(sb: Any, sent: list[Sent]) -> dict[str, Any]:
         "never_answered": unanswered,
         "overall_ms": summary_ms(overall),
         "by_action_ms": {name: summary_ms(values) for name, values in sorted(by_action.items())},
+        "window_s": window_s,
+        "by_window_ms": [
+            summary_ms(by_window.get(i, [])) for i in range(max(by_window, default=-1) + 1)
+        ],
     }
 
 
 async def run_rate(
     sender: Sender, actions: list[Action], rate: float, seconds: float
 ) -> dict[str, Any]:
+    sb = sender.load.sb
+    cpu_before = (cpu_seconds(), cpu_seconds(sb.bot_pid), time.monotonic())
     sent, achieved = await send_at_rate(sender, actions, rate, seconds)
-    await drain(sender.load.sb, sent, max_wait=sender.load.sb.server.interactions.deadline_s + 2)
-    result = measure(sender.load.sb, sent)
-    result.update(rate=rate, achieved_rate=achieved, seconds=seconds)
+    await drain(sb, sent, max_wait=sb.server.interactions.deadline_s + 2)
+    elapsed = time.monotonic() - cpu_before[2]
+    result = measure(sb, sent)
+    result.update(
+        rate=rate,
+        achieved_rate=achieved,
+        seconds=seconds,
+        # CPU used during the run, in % of one core: the sandbox + load generator (this
+        # process) and the bot process (2 cores in all on the reference machine).
+        sandbox_cpu_pct=100 * (cpu_seconds() - cpu_before[0]) / elapsed,
+        bot_cpu_pct=100 * (cpu_seconds(sb.bot_pid) - cpu_before[1]) / elapsed,
+    )
     return result
 
 
@@ -334,7 +353,7 @@ def _report_fixed(
     table = report.table(
         f"latency at {fixed['rate']:g}/s for {fixed['seconds']:g} s "
         f"(achieved {fixed['achieved_rate']:.1f}/s), dispatch → first response, ms",
-        ["action", "weight", "count", "p50", "p90", "p99", "max"],
+        ["action", "weight", "answered", "p50", "p90", "p99", "max"],
     )
     weights = {a.label: a.weight for a in actions}
     for name, stats in fixed["by_action_ms"].items():
@@ -349,6 +368,23 @@ def _report_fixed(
         )
     o = fixed["overall_ms"]
     table.add("all", None, o["count"], o["p50"], o["p90"], o["p99"], o["max"])
+    windows = report.table(
+        f"the same run, {fixed['window_s']:g}-second windows, ms",
+        ["from s", "answered", "p50", "p90", "p99", "max"],
+    )
+    for index, stats in enumerate(fixed["by_window_ms"]):
+        windows.add(
+            index * fixed["window_s"],
+            stats["count"],
+            stats["p50"],
+            stats["p90"],
+            stats["p99"],
+            stats["max"],
+        )
+    report.note(
+        f"CPU during the run (% of one core): bot process {fixed['bot_cpu_pct']:.0f}%, "
+        f"sandbox + load generator {fixed['sandbox_cpu_pct']:.0f}%"
+    )
     report.note(
         f"missed 3-second deadlines: {fixed['missed_deadlines']} of {fixed['sent']} "
         f"({fixed['late_answers']} answered late, {fixed['never_answered']} never answered)"
@@ -361,7 +397,18 @@ def _report_ramp(report: Report, ramp: list[dict[str, Any]], args: argparse.Name
     table = report.table(
         f"throughput ceiling: rate raised x{args.ramp_factor:g} every {args.step_seconds:g} s "
         "until p99 passes 1 s",
-        ["rate/s", "achieved/s", "count", "p50", "p90", "p99", "max", "missed"],
+        [
+            "rate/s",
+            "achieved/s",
+            "answered",
+            "p50",
+            "p90",
+            "p99",
+            "max",
+            "missed",
+            "bot CPU%",
+            "sandbox CPU%",
+        ],
     )
     for step in ramp:
         o = step["overall_ms"]
@@ -374,6 +421,8 @@ def _report_ramp(report: Report, ramp: list[dict[str, Any]], args: argparse.Name
             o["p99"],
             o["max"],
             step["missed_deadlines"],
+            step["bot_cpu_pct"],
+            step["sandbox_cpu_pct"],
         )
     passed = next((s for s in ramp if (s["overall_ms"]["p99"] or 0) > 1000), None)
     good = [s for s in ramp if s is not passed and (s["overall_ms"]["p99"] or 0) <= 1000]

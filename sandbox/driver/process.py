@@ -56,8 +56,10 @@ class BotProcess:
         log_level: str = "INFO",
         env: Mapping[str, str] | None = None,
         lines: list[str] | None = None,
+        python_args: list[str] | None = None,
     ) -> None:
         self.config_path = config_path
+        self.python_args = list(python_args or [])  # e.g. ["-m", "cProfile", "-o", "bot.prof"]
         self.api_base = api_base
         self.token = token
         self.clock_url = clock_url
@@ -107,6 +109,7 @@ class BotProcess:
         self.started_at = time.monotonic()
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
+            *self.python_args,
             "-m",
             "bot",
             "run",

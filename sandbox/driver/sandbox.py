@@ -116,6 +116,7 @@ class Sandbox:
         self.bot_log_level = bot_log_level
         self.bot_process: BotProcess | None = None
         self.bot_processes: list[BotProcess] = []
+        self.bot_python_args: list[str] = []  # before "-m bot", e.g. a profiler
         self._bot_lines: list[str] = []
         self.stop_max_s = 20.0
         if bot_process:
@@ -328,6 +329,7 @@ class Sandbox:
             log_level=self.bot_log_level,
             env=self.bot_env,
             lines=self._bot_lines,
+            python_args=self.bot_python_args,
         )
         self._bot_lines.append(f"--- sandbox: bot process {len(self.bot_processes) + 1} ---")
         await process.start()
