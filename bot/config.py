@@ -48,6 +48,7 @@ __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_CONFIG_NAME",
     "PHASE_FEATURES",
+    "BroadcastSettings",
     "ChannelSettings",
     "ConfigError",
     "DatabaseSettings",
@@ -61,6 +62,7 @@ __all__ = [
     "RoleSettings",
     "Settings",
     "TeamSettings",
+    "TimelineSettings",
     "check_config",
     "config_keys",
     "default_config_dict",
@@ -493,6 +495,49 @@ MAX_PROBLEM_THEMES = 20
 
 
 @section
+class TimelineSettings:
+    """[timeline]: deadline reminders, the countdown, the scheduled-events mirror."""
+
+    # Minutes before each deadline at which a reminder is posted (24 h, 1 h, 15 min).
+    reminder_offsets_minutes: tuple[int, ...] = setting((1440, 60, 15), min=1, max=20160)
+    # A phase end is a deadline when it closes one of these (open now, not open right after).
+    deadlines: frozenset[str] = setting(
+        frozenset({"registration", "team_changes", "submissions"}), check=_check_feature
+    )
+    # Which role the reminders and phase announcements ping in the announcements channel.
+    reminder_ping: Literal["participant", "everyone", "none"] = setting("participant")
+    # Announce what opened and closed at every phase change.
+    announce_changes: bool = setting(True)
+    # Keep a pinned countdown message in the announcements channel.
+    countdown: bool = setting(True)
+    # Mirror the phases as Discord scheduled events (at most this many not yet ended).
+    scheduled_events: bool = setting(True)
+    scheduled_events_max: int = setting(20, min=1, max=100)
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
+        offsets = values.get("reminder_offsets_minutes")
+        if offsets is not None and len(set(offsets)) != len(offsets):
+            repeated = next(o for o in offsets if offsets.count(o) > 1)
+            ctx.problem(
+                _join(path, "reminder_offsets_minutes"),
+                "config.reminder_offset_repeated",
+                value=repeated,
+            )
+
+
+@section
+class BroadcastSettings:
+    """[broadcasts]: how fast a message to many channels goes out."""
+
+    # Messages per second a fan-out may send (Discord allows 50 per second for the
+    # whole bot; the rest is left for commands and other work).
+    max_per_second: int = setting(25, min=1, max=45)
+    # How often the organiser's progress message is edited, in seconds.
+    progress_every_seconds: int = setting(2, min=1, max=60)
+
+
+@section
 class LoggingSettings:
     """[logging]: how much the bot writes to its log."""
 
@@ -577,6 +622,8 @@ class Settings:
     registration: RegistrationSettings = setting()
     formation: FormationSettings = setting()
     logging: LoggingSettings = setting()
+    timeline: TimelineSettings = setting()
+    broadcasts: BroadcastSettings = setting()
     phases: tuple[PhaseSettings, ...] = setting((), validate_items=_validate_phases)
     config_path: Path | None = setting(None, internal=True)
     base_dir: Path = setting(Path("."), internal=True)

@@ -26,6 +26,10 @@ CAPABILITIES: tuple[str, ...] = (
 )
 
 
+#: KV key holding organisers' per-capability overrides: {"submissions": "open" | "closed"}.
+OVERRIDES_KEY = "timeline.overrides"
+
+
 @dataclass(frozen=True)
 class PhaseView:
     key: str
@@ -104,7 +108,23 @@ def locate(phases: list[PhaseView], now: datetime) -> tuple[PhaseView | None, Ph
     return current, upcoming
 
 
+def apply_overrides(opens: frozenset[str], overrides: dict[str, str] | None) -> frozenset[str]:
+    """What is open once organisers' forced states are applied to what the phase opens."""
+    if not overrides:
+        return opens
+    forced_open = {cap for cap, state in overrides.items() if state == "open"}
+    forced_closed = {cap for cap, state in overrides.items() if state == "closed"}
+    return frozenset((opens | forced_open) - forced_closed)
+
+
+async def get_overrides(session: AsyncSession) -> dict[str, str]:
+    value = await get_state(session, OVERRIDES_KEY)
+    return dict(value) if isinstance(value, dict) else {}
+
+
 async def overview(session: AsyncSession, settings: Settings, now: datetime) -> Overview:
+    """The timeline seen from ``now``. ``open_now`` is what
+    :func:`bot.services.timeline.is_open` answers (phase plus organiser overrides)."""
     phases = await timeline(session)
     current, upcoming = locate(phases, now)
     return Overview(
@@ -112,7 +132,9 @@ async def overview(session: AsyncSession, settings: Settings, now: datetime) -> 
         phases=phases,
         current=current,
         next=upcoming,
-        open_now=current.opens if current else frozenset(),
+        open_now=apply_overrides(
+            current.opens if current else frozenset(), await get_overrides(session)
+        ),
     )
 
 

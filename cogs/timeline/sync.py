@@ -1,0 +1,225 @@
+"""Keeping Discord in step with the timeline: the pinned countdown and the scheduled events.
+
+Both are idempotent and cheap: the countdown message is edited only when what
+it shows changes (its Discord timestamps count down by themselves) and is
+re-created if someone deleted it; each phase's scheduled event is created
+once (its id is stored), edited only when the phase changed, started when the
+phase starts and ended when it ends. At most ``[timeline]
+scheduled_events_max`` events that have not ended exist at a time (Discord
+allows 100 per server), the nearest phases first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+from sqlalchemy import select
+
+from bot.i18n import t
+from bot.models import PhaseMirror
+from bot.services import event as event_service
+from bot.services import timeline
+from cogs.timeline import render
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+COUNTDOWN_KEY = "timeline.countdown"
+# An open-ended last phase still needs an end on Discord (external events require one).
+OPEN_END = timedelta(hours=2)
+# Discord refuses a start in the past: a phase already running is created just ahead, then started.
+START_MARGIN = timedelta(minutes=1)
+MAX_SCHEDULED_EVENTS = 30038
+
+SCHEDULED, ACTIVE, COMPLETED = 1, 2, 3
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def announcements_channel(bot: HackBot) -> discord.TextChannel | None:
+    guild = bot.event_guild
+    if guild is None:
+        return None
+    return discord.utils.get(guild.text_channels, name=bot.settings.channels.announcements)
+
+
+async def refresh_countdown(bot: HackBot) -> str:
+    """Create, re-create or edit the pinned countdown. Returns what it did (for logs and tests)."""
+    if not bot.settings.timeline.countdown:
+        return "off"
+    channel = announcements_channel(bot)
+    if channel is None:
+        log.warning("no #%s channel for the countdown", bot.settings.channels.announcements)
+        return "no-channel"
+    lang = bot.settings.event.language
+    async with bot.db.read() as session:
+        overview = await event_service.overview(session, bot.settings, bot.clock.now())
+        state = await event_service.get_state(session, COUNTDOWN_KEY) or {}
+    embed = render.countdown_embed(overview, lang)
+    wanted = digest(embed.to_dict())
+    message_id = state.get("message_id") if state.get("channel_id") == channel.id else None
+    if message_id:
+        message = channel.get_partial_message(message_id)
+        try:
+            if state.get("digest") == wanted:
+                await channel.fetch_message(message_id)  # still there?
+                return "unchanged"
+            await message.edit(embed=embed)
+            await _save_countdown(bot, channel.id, message_id, wanted)
+            return "edited"
+        except discord.NotFound:
+            log.info("the countdown message was deleted: posting it again")
+        except discord.HTTPException:
+            log.warning("could not update the countdown message", exc_info=True)
+            return "error"
+    try:
+        posted = await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+    except discord.HTTPException:
+        log.warning("could not post the countdown in #%s", channel.name, exc_info=True)
+        return "error"
+    await _save_countdown(bot, channel.id, posted.id, wanted)
+    try:
+        await posted.pin(reason=t("timeline.audit_reason", lang))
+    except discord.HTTPException as exc:
+        # 30003: the channel has 250 pins already. The message still counts down.
+        log.warning("could not pin the countdown: %s", exc)
+    return "created"
+
+
+async def _save_countdown(bot: HackBot, channel_id: int, message_id: int, wanted: str) -> None:
+    async with bot.db.begin() as session:
+        await event_service.set_state(
+            session,
+            COUNTDOWN_KEY,
+            {"channel_id": channel_id, "message_id": message_id, "digest": wanted},
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+async def sync_events(bot: HackBot) -> dict[str, int]:
+    """Mirror the phases as scheduled events. Returns counts of what it did."""
+    done = {"created": 0, "edited": 0, "started": 0, "ended": 0, "deleted": 0}
+    if not bot.settings.timeline.scheduled_events or bot.event_guild is None:
+        return done
+    guild_id = bot.guild_id
+    lang = bot.settings.event.language
+    now = bot.clock.now()
+    async with bot.db.read() as session:
+        phases = await event_service.timeline(session)
+        ids = {row.key: row.id for row in await timeline.phase_rows(session)}
+        mirrors = {m.phase_id: m for m in (await session.scalars(select(PhaseMirror))).all()}
+    location = t("timeline.event.location", lang, channel="#" + bot.settings.channels.announcements)
+    live = []
+    for index, phase in enumerate(phases):
+        end = timeline.effective_end(phases, index) or phase.starts_at + OPEN_END
+        live.append((phase, end))
+    not_ended = [(p, e) for p, e in live if e > now]
+    mirrored = {p.key for p, _ in not_ended[: bot.settings.timeline.scheduled_events_max]}
+    http = bot.http
+    full = False
+    for phase, end in live:
+        phase_id = ids[phase.key]
+        mirror = mirrors.get(phase_id)
+        status = "ended" if end <= now else ("active" if phase.starts_at <= now else "scheduled")
+        try:
+            if mirror is not None and (status == "ended" or phase.key not in mirrored):
+                if mirror.status == "ended":
+                    continue
+                if mirror.status == "active":
+                    await http.edit_scheduled_event(guild_id, mirror.event_id, status=COMPLETED)
+                    done["ended"] += 1
+                else:
+                    await http.delete_scheduled_event(guild_id, mirror.event_id)
+                    done["deleted"] += 1
+                await _save_mirror(bot, phase_id, mirror.event_id, mirror.state, "ended")
+                continue
+            if phase.key not in mirrored or status == "ended":
+                continue
+            fields = {
+                "name": phase.name[:100],
+                "description": render.event_description(phase, lang),
+                "scheduled_end_time": _iso(end),
+                "entity_metadata": {"location": location[:100]},
+            }
+            if status == "scheduled":
+                fields["scheduled_start_time"] = _iso(phase.starts_at)
+            state = digest([fields, status])
+            if mirror is None or mirror.status == "ended":
+                start = phase.starts_at if status == "scheduled" else now + START_MARGIN
+                if full:
+                    continue
+                data = await http.create_guild_scheduled_event(
+                    guild_id,
+                    name=fields["name"],
+                    description=fields["description"],
+                    scheduled_start_time=_iso(start),
+                    scheduled_end_time=_iso(max(end, start + START_MARGIN)),
+                    entity_type=3,
+                    entity_metadata=fields["entity_metadata"],
+                    privacy_level=2,
+                )
+                event_id = int(data["id"])
+                done["created"] += 1
+                current = "scheduled"
+                if status == "active":
+                    await http.edit_scheduled_event(guild_id, event_id, status=ACTIVE)
+                    done["started"] += 1
+                    current = "active"
+                await _save_mirror(bot, phase_id, event_id, state, current)
+                continue
+            if mirror.state == state and mirror.status == status:
+                continue
+            payload = dict(fields)
+            if status == "active" and mirror.status == "scheduled":
+                payload["status"] = ACTIVE
+                done["started"] += 1
+            await http.edit_scheduled_event(guild_id, mirror.event_id, **payload)
+            done["edited"] += 1
+            await _save_mirror(bot, phase_id, mirror.event_id, state, status)
+        except discord.NotFound:
+            # Someone deleted it by hand: forget it, the next sync creates it again.
+            await _forget_mirror(bot, phase_id)
+        except discord.HTTPException as exc:
+            if exc.code == MAX_SCHEDULED_EVENTS:
+                full = True
+                log.warning("the server has 100 scheduled events: not mirroring %s", phase.key)
+            else:
+                log.warning("could not mirror phase %s: %s", phase.key, exc)
+    return done
+
+
+async def delete_event(bot: HackBot, event_id: int) -> None:
+    try:
+        await bot.http.delete_scheduled_event(bot.guild_id, event_id)
+    except discord.HTTPException as exc:
+        log.info("scheduled event %s not deleted: %s", event_id, exc)
+
+
+async def _save_mirror(bot: HackBot, phase_id: int, event_id: int, state: str, status: str) -> None:
+    async with bot.db.begin() as session:
+        mirror = await session.scalar(select(PhaseMirror).where(PhaseMirror.phase_id == phase_id))
+        if mirror is None:
+            session.add(
+                PhaseMirror(phase_id=phase_id, event_id=event_id, state=state, status=status)
+            )
+        else:
+            mirror.event_id, mirror.state, mirror.status = event_id, state, status
+
+
+async def _forget_mirror(bot: HackBot, phase_id: int) -> None:
+    async with bot.db.begin() as session:
+        mirror = await session.scalar(select(PhaseMirror).where(PhaseMirror.phase_id == phase_id))
+        if mirror is not None:
+            await session.delete(mirror)
