@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_CONFIG_NAME",
     "PHASE_FEATURES",
     "BroadcastSettings",
+    "ChallengeSettings",
     "ChannelSettings",
     "ConfigError",
     "DatabaseSettings",
@@ -58,6 +59,7 @@ __all__ = [
     "LoggingSettings",
     "PhaseSettings",
     "Problem",
+    "ProblemSettings",
     "RegistrationSettings",
     "RoleSettings",
     "Settings",
@@ -537,6 +539,68 @@ class BroadcastSettings:
     progress_every_seconds: int = setting(2, min=1, max=60)
 
 
+def _check_theme(value: str, ctx: _Context) -> str:
+    _check_nonblank(value, ctx)
+    if value != value.strip():
+        raise Invalid("config.problems.theme_spaces", value=value)
+    return value
+
+
+#: Discord allows 20 tags on a forum channel; each problem theme is one tag.
+MAX_PROBLEM_THEMES = 20
+
+
+@section
+class ProblemSettings:
+    """[problems]: the problem-statement funnel (issue 5)."""
+
+    # Who may use /problem submit: members with the participant role, or anyone in the server.
+    submitters: Literal["participants", "anyone"] = setting("participants")
+    # Themes a statement is filed under; each becomes a tag of the forum (Discord: 20 tags, 20 chars).
+    themes: tuple[str, ...] = setting((), min_len=1, max_len=20, check=_check_theme)
+    forum: str = setting("problem-statements", check=_check_text_channel)
+    # Seconds a member waits between two statements (0: no wait).
+    cooldown_seconds: int = setting(120, min=0, max=86_400)
+    # At most this many statement posts stay active (the guild shares 1000 active threads
+    # among all features); older ones are archived, still listed and readable in the forum.
+    max_active_posts: int = setting(300, min=10, max=900)
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
+        themes = values.get("themes")
+        if not isinstance(themes, tuple):
+            return
+        if len(themes) > MAX_PROBLEM_THEMES:
+            ctx.problem(
+                _join(path, "themes"),
+                "config.problems.too_many_themes",
+                max=MAX_PROBLEM_THEMES,
+                count=len(themes),
+            )
+        seen: set[str] = set()
+        for theme in themes:
+            if theme.casefold() in seen:
+                ctx.problem(_join(path, "themes"), "config.problems.theme_duplicate", value=theme)
+            seen.add(theme.casefold())
+
+
+@section
+class ChallengeSettings:
+    """[challenges]: where challenges live on Discord (issue 5)."""
+
+    # Challenge channels go in this category; "<name> 2", "<name> 3"... when one holds 50.
+    category: str = setting("Challenges", min_len=1, max_len=90, check=_check_nonblank)
+    # When the server runs short of channels, challenges become posts in this forum.
+    forum: str = setting("challenges", check=_check_text_channel)
+    # Channel slots (of Discord's 500) always left free for other features: with fewer free
+    # slots, a new challenge gets a forum post instead of a channel.
+    channel_reserve: int = setting(50, min=0, max=450)
+    # Give each challenge a role that its Follow button hands out (mentionable by organisers'
+    # broadcasts); skipped when the server is within role_reserve of Discord's 250 roles.
+    roles: bool = setting(True)
+    role_reserve: int = setting(50, min=0, max=240)
+
+
 @section
 class LoggingSettings:
     """[logging]: how much the bot writes to its log."""
@@ -621,6 +685,8 @@ class Settings:
     teams: TeamSettings = setting()
     registration: RegistrationSettings = setting()
     formation: FormationSettings = setting()
+    problems: ProblemSettings = setting()
+    challenges: ChallengeSettings = setting()
     logging: LoggingSettings = setting()
     timeline: TimelineSettings = setting()
     broadcasts: BroadcastSettings = setting()

@@ -84,9 +84,9 @@ def parse_problem_ids(text: str | None) -> list[int]:
 def _field(value: str | None, limit: int, what: str, *, required: bool = False) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise InvalidInput("challenges.field_empty", field=what)
+        raise InvalidInput(f"challenges.empty_{what}")
     if len(text) > limit:
-        raise InvalidInput("challenges.field_too_long", field=what, max=limit)
+        raise InvalidInput(f"challenges.too_long_{what}", max=limit)
     return text
 
 
@@ -101,7 +101,7 @@ async def _unique_slug(session: AsyncSession, name: str, own_id: int | None = No
         slug = f"{base[:85]}-{n}"
 
 
-async def _check_name_free(session: AsyncSession, name: str, own_id: int | None = None) -> str:
+async def check_name_free(session: AsyncSession, name: str, own_id: int | None = None) -> str:
     folded = fold_name(name)
     other = await session.scalar(select(Challenge).where(Challenge.name_folded == folded))
     if other is not None and other.id != own_id:
@@ -122,7 +122,7 @@ async def create(
     now: datetime,
 ) -> Challenge:
     name = _field(name, NAME_MAX, "name", required=True)
-    folded = await _check_name_free(session, name)
+    folded = await check_name_free(session, name)
     position = int(
         await session.scalar(select(func.coalesce(func.max(Challenge.position), 0))) or 0
     )
@@ -169,7 +169,7 @@ async def update(
 ) -> Challenge:
     challenge = await get(session, challenge_id)
     name = _field(name, NAME_MAX, "name", required=True)
-    challenge.name_folded = await _check_name_free(session, name, challenge.id)
+    challenge.name_folded = await check_name_free(session, name, challenge.id)
     challenge.name = name
     challenge.summary = _field(summary, SUMMARY_MAX, "summary", required=True)
     challenge.description = _field(description, DESCRIPTION_MAX, "description")

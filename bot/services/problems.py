@@ -114,9 +114,9 @@ def clean_link(link: str | None) -> str | None:
 def _text(value: str, limit: int, what: str, *, required: bool = True) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise InvalidInput("problems.field_empty", field=what)
+        raise InvalidInput(f"problems.empty_{what}")
     if len(text) > limit:
-        raise InvalidInput("problems.field_too_long", field=what, max=limit)
+        raise InvalidInput(f"problems.too_long_{what}", max=limit)
     return text
 
 

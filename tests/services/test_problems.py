@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -117,10 +116,10 @@ async def test_fields_theme_and_wait_are_checked(db: Database, tmp_path) -> None
     settings = make_settings(tmp_path)
     with pytest.raises(InvalidInput) as info:
         await submit(db, settings, title="   ")
-    assert info.value.key == "problems.field_empty"
+    assert info.value.key == "problems.empty_title"
     with pytest.raises(InvalidInput) as info:
         await submit(db, settings, description="x" * 2001)
-    assert info.value.key == "problems.field_too_long"
+    assert info.value.key == "problems.too_long_description"
     with pytest.raises(InvalidInput) as info:
         await submit(db, settings, theme="Sport")
     assert info.value.key == "problems.theme_unknown"
@@ -236,7 +235,6 @@ async def test_two_thousand_statements_queue_stats_and_suggestions(
     sqlite_db: Database, tmp_path
 ) -> None:
     """The funnel at #WirVsVirus size: the queue, the figures and the duplicate index."""
-    settings = make_settings(tmp_path, cooldown_seconds=0)
     topics = ["soins", "masques", "ecole", "courses", "transport", "logement", "donnees", "velo"]
     async with sqlite_db.begin() as session:
         for i in range(2000):
@@ -260,10 +258,10 @@ async def test_two_thousand_statements_queue_stats_and_suggestions(
         stats = await service.stats(session)
     assert len(rows) == 2000 and stats.total == 2000
     assert sum(c["pending"] for c in stats.by_theme.values()) == 2000
-    started = time.perf_counter()
     index = SimilarityIndex()
     index.add_many(rows)
     found = index.similar_to(rows[0][0])
-    built_s = time.perf_counter() - started
-    assert found and all(m.doc_id % len(topics) == rows[0][0] % len(topics) for m in found)
-    assert built_s >= 0  # the time itself is measured by bench, not asserted here
+    # Suggestions share the topic (ids start at 1: statement i has id i + 1).
+    assert found and all(
+        (m.doc_id - 1) % len(topics) == (rows[0][0] - 1) % len(topics) for m in found
+    )

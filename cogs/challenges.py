@@ -1,0 +1,758 @@
+"""Challenges on Discord: /challenge list|info, /admin challenge add|edit|remove, each
+challenge's home (a channel in "Challenges", "Challenges 2"... or a forum post when the
+server runs short of channels) with its description and its teams pinned, and a Follow
+button that hands out the challenge's role."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.admin import attach_to_admin
+from bot.errors import HackbotError, NotFound
+from bot.i18n import t
+from bot.interactions import GuardedView, lang_of, organiser_only, report_error, send
+from bot.localization import L
+from bot.models import Challenge
+from bot.services import challenges as service
+from bot.services import problems as problem_service
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+#: Many team changes within this many seconds become one edit of a challenge's listing.
+LISTING_DEBOUNCE_S = 1.0
+LISTING_MAX_CHARS = 3800
+
+
+def home_mention(challenge: Challenge) -> str:
+    target = challenge.channel_id or challenge.thread_id
+    return f"<#{target}>" if target else "—"
+
+
+def description_embed(challenge: Challenge, lang: str, linked: int = 0) -> discord.Embed:
+    embed = discord.Embed(
+        title=challenge.name,
+        description=(
+            challenge.summary + ("\n\n" + challenge.description if challenge.description else "")
+        )[:4096],
+        colour=discord.Colour.gold(),
+    )
+    if challenge.sponsor:
+        embed.add_field(name=t("challenges.field.sponsor", lang), value=challenge.sponsor[:1024])
+    if challenge.mentor_skills:
+        embed.add_field(
+            name=t("challenges.field.skills", lang),
+            value=", ".join(challenge.mentor_skills)[:1024],
+        )
+    if linked:
+        embed.add_field(name=t("challenges.field.statements", lang), value=str(linked), inline=True)
+    embed.set_footer(text=t("challenges.footer", lang, slug=challenge.slug))
+    return embed
+
+
+def teams_embed(challenge: Challenge, teams: list[service.TeamLine], lang: str) -> discord.Embed:
+    embed = discord.Embed(
+        title=t("challenges.teams.title", lang, name=challenge.name),
+        colour=discord.Colour.green(),
+    )
+    if not teams:
+        embed.description = t("challenges.teams.none", lang)
+        return embed
+    lines: list[str] = []
+    used = 0
+    for index, team in enumerate(teams):
+        wanted = (
+            t("challenges.teams.looking_for", lang, profiles=", ".join(team.looking_for))
+            if team.looking_for
+            else t("challenges.teams.complete", lang)
+        )
+        line = t("challenges.teams.line", lang, name=team.name, members=team.members, wanted=wanted)
+        if used + len(line) + 1 > LISTING_MAX_CHARS:
+            lines.append(t("challenges.teams.more", lang, count=len(teams) - index))
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed.description = "\n".join(lines)
+    embed.set_footer(text=t("challenges.teams.footer", lang, count=len(teams)))
+    return embed
+
+
+class FollowButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"challenge:follow:(?P<id>\d+)"
+):
+    def __init__(self, challenge_id: int, lang: str = "en") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=t("challenges.follow.button", lang),
+                emoji="🔔",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"challenge:follow:{challenge_id}",
+            )
+        )
+        self.challenge_id = challenge_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str], /):  # type: ignore[override]
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        try:
+            cog: ChallengesCog = interaction.client.get_cog("ChallengesCog")  # type: ignore[assignment]
+            await cog.toggle_follow(interaction, self.challenge_id)
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+def follow_view(challenge_id: int, lang: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(FollowButton(challenge_id, lang))
+    return view
+
+
+class ListView(GuardedView):
+    """/challenge list: Previous / Next."""
+
+    def __init__(self, cog: ChallengesCog, page: int, pages: int, lang: str) -> None:
+        super().__init__(timeout=600)
+        self.cog, self.page, self.lang = cog, page, lang
+        self.previous.label = t("challenges.list.previous", lang)
+        self.next.label = t("challenges.list.next", lang)
+        self.previous.disabled = page <= 0
+        self.next.disabled = page >= pages - 1
+
+    @discord.ui.button(label="<", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        embed, view = await self.cog.list_page(self.page - 1, self.lang)
+        await interaction.response.edit_message(embed=embed, view=view)
+
+    @discord.ui.button(label=">", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        embed, view = await self.cog.list_page(self.page + 1, self.lang)
+        await interaction.response.edit_message(embed=embed, view=view)
+
+
+class ChallengeModal(discord.ui.Modal):
+    """Name, summary, long description, sponsor, mentor skills (add and edit)."""
+
+    def __init__(
+        self,
+        cog: ChallengesCog,
+        lang: str,
+        *,
+        challenge_id: int | None = None,
+        problem_ids: list[int] | None = None,
+        defaults: dict[str, str] | None = None,
+        on_done: Any = None,
+    ) -> None:
+        key = "challenges.modal.edit_title" if challenge_id else "challenges.modal.add_title"
+        super().__init__(title=t(key, lang)[:45], timeout=900)
+        self.cog, self.lang = cog, lang
+        self.challenge_id, self.problem_ids, self.on_done = challenge_id, problem_ids or [], on_done
+        d = defaults or {}
+        self.name = discord.ui.TextInput(
+            label=t("challenges.modal.name", lang)[:45],
+            max_length=service.NAME_MAX,
+            default=d.get("name"),
+        )
+        self.summary = discord.ui.TextInput(
+            label=t("challenges.modal.summary", lang)[:45],
+            style=discord.TextStyle.paragraph,
+            max_length=service.SUMMARY_MAX,
+            default=d.get("summary"),
+        )
+        self.description = discord.ui.TextInput(
+            label=t("challenges.modal.description", lang)[:45],
+            style=discord.TextStyle.paragraph,
+            max_length=service.DESCRIPTION_MAX,
+            required=False,
+            default=d.get("description"),
+        )
+        self.sponsor = discord.ui.TextInput(
+            label=t("challenges.modal.sponsor", lang)[:45],
+            max_length=service.SPONSOR_MAX,
+            required=False,
+            default=d.get("sponsor"),
+        )
+        self.skills = discord.ui.TextInput(
+            label=t("challenges.modal.skills", lang)[:45],
+            max_length=400,
+            required=False,
+            default=d.get("skills"),
+            placeholder=t("challenges.modal.skills_hint", lang)[:100],
+        )
+        for item in (self.name, self.summary, self.description, self.sponsor, self.skills):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.cog.save_from_modal(interaction, self)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await report_error(interaction, error)
+
+
+class ConfirmRemove(GuardedView):
+    def __init__(self, cog: ChallengesCog, challenge_id: int, lang: str) -> None:
+        super().__init__(timeout=300)
+        self.cog, self.challenge_id = cog, challenge_id
+        self.confirm.label = t("challenges.remove.confirm", lang)
+
+    @discord.ui.button(label="Remove", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await self.cog.remove_confirmed(interaction, self.challenge_id)
+
+
+class ChallengesCog(commands.Cog):
+    challenge = app_commands.Group(
+        name=L("cmd.challenge.name"),
+        description=L("cmd.challenge.description"),
+        guild_only=True,
+        extras={"audience": "everyone"},
+    )
+
+    def __init__(self, bot: HackBot) -> None:
+        self.bot = bot
+        self._home_lock = asyncio.Lock()
+        self._pending: set[int] = set()
+        self._flush_task: asyncio.Task[None] | None = None
+        self._listing_lock = asyncio.Lock()
+
+    @property
+    def lang(self) -> str:
+        return self.bot.settings.event.language
+
+    # -- autocomplete --------------------------------------------------------------
+
+    async def challenge_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        async with self.bot.db.read() as session:
+            found = await service.search(session, current, limit=25)
+        return [app_commands.Choice(name=c.name[:100], value=str(c.id)) for c in found]
+
+    # -- /challenge list, info -------------------------------------------------------
+
+    async def list_page(
+        self, number: int, lang: str
+    ) -> tuple[discord.Embed, discord.ui.View | None]:
+        async with self.bot.db.read() as session:
+            items, number, pages = await service.page(session, number)
+            counts = {c.id: len(await service.teams_for(session, c.id)) for c in items}
+        embed = discord.Embed(title=t("challenges.list.title", lang), colour=discord.Colour.gold())
+        if not items:
+            embed.description = t("challenges.list.empty", lang)
+            return embed, None
+        for c in items:
+            value = t(
+                "challenges.list.entry",
+                lang,
+                summary=c.summary[:300],
+                home=home_mention(c),
+                teams=counts[c.id],
+            )
+            embed.add_field(name=c.name, value=value[:1024], inline=False)
+        embed.set_footer(text=t("challenges.list.footer", lang, page=number + 1, pages=pages))
+        view = ListView(self, number, pages, lang) if pages > 1 else None
+        return embed, view
+
+    @challenge.command(
+        name=L("cmd.challenge.list.name"), description=L("cmd.challenge.list.description")
+    )
+    async def list_(self, interaction: discord.Interaction) -> None:
+        embed, view = await self.list_page(0, lang_of(interaction))
+        kwargs: dict[str, Any] = {"embed": embed}
+        if view is not None:
+            kwargs["view"] = view
+        await send(interaction, **kwargs)
+
+    @challenge.command(
+        name=L("cmd.challenge.info.name"), description=L("cmd.challenge.info.description")
+    )
+    @app_commands.rename(challenge=L("cmd.challenge.info.options.challenge.name"))
+    @app_commands.describe(challenge=L("cmd.challenge.info.options.challenge.description"))
+    async def info(self, interaction: discord.Interaction, challenge: str) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:
+            found = await service.find(session, challenge)
+            linked = await problem_service.linked_to(session, found.id)
+            teams = await service.teams_for(session, found.id)
+        embed = description_embed(found, lang, len(linked))
+        embed.add_field(
+            name=t("challenges.field.home", lang), value=home_mention(found), inline=True
+        )
+        if linked:
+            lines = [f"• {s.title[:80]} (👍 {s.support_count})" for s in linked[:5]]
+            embed.add_field(
+                name=t("challenges.field.top_statements", lang),
+                value="\n".join(lines)[:1024],
+                inline=False,
+            )
+        team_lines = teams_embed(found, teams, lang).description or ""
+        embed.add_field(
+            name=t("challenges.field.teams", lang, count=len(teams)),
+            value=team_lines[:1024],
+            inline=False,
+        )
+        await send(interaction, embed=embed, view=follow_view(found.id, lang))
+
+    info.autocomplete("challenge")(challenge_autocomplete)
+
+    # -- follow ------------------------------------------------------------------------
+
+    async def toggle_follow(self, interaction: discord.Interaction, challenge_id: int) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.begin() as session:
+            following = await service.toggle_follow(session, challenge_id, interaction.user.id)
+            challenge = await service.get(session, challenge_id)
+            name, role_id, thread_id = challenge.name, challenge.role_id, challenge.thread_id
+        member = interaction.user
+        guild = interaction.guild
+        extra = ""
+        if isinstance(member, discord.Member) and guild is not None:
+            role = guild.get_role(role_id) if role_id else None
+            try:
+                if role is not None:
+                    if following:
+                        await member.add_roles(role, reason=t("challenges.audit_reason", self.lang))
+                    else:
+                        await member.remove_roles(
+                            role, reason=t("challenges.audit_reason", self.lang)
+                        )
+                elif thread_id:
+                    thread = guild.get_thread(thread_id) or await guild.fetch_channel(thread_id)
+                    if isinstance(thread, discord.Thread):
+                        if following:
+                            await thread.add_user(member)
+                        else:
+                            await thread.remove_user(member)
+            except discord.HTTPException:
+                log.warning("could not update %s's follow of challenge %s", member.id, challenge_id)
+                extra = "\n" + t("challenges.follow.partial", lang)
+        key = "challenges.follow.on" if following else "challenges.follow.off"
+        await send(interaction, t(key, lang, name=name) + extra)
+
+    # -- homes ---------------------------------------------------------------------------
+
+    def _category_base(self) -> str:
+        return self.bot.settings.challenges.category
+
+    def _challenge_categories(self, channels: list[Any]) -> dict[str, Any]:
+        base = self._category_base()
+        pattern = re.compile(rf"^{re.escape(base)}( \d+)?$")
+        return {
+            c.name: c
+            for c in channels
+            if isinstance(c, discord.CategoryChannel) and pattern.match(c.name)
+        }
+
+    async def ensure_home(self, challenge_id: int) -> str:
+        """Create the challenge's channel (or forum post), role, and pinned messages if missing.
+        Returns "channel", "post", "existing" or "none" (no room at all)."""
+        guild = self.bot.event_guild
+        if guild is None:
+            return "none"
+        async with self._home_lock:
+            async with self.bot.db.read() as session:
+                challenge = await service.get(session, challenge_id)
+                linked = len(await problem_service.linked_to(session, challenge_id))
+            if challenge.channel_id or challenge.thread_id:
+                await self.refresh_description(challenge_id)
+                return "existing"
+            settings = self.bot.settings.challenges
+            channels = await guild.fetch_channels()
+            categories = self._challenge_categories(channels)
+            forum = discord.utils.get(
+                [c for c in channels if isinstance(c, discord.ForumChannel)], name=settings.forum
+            )
+            plan = service.plan_home(
+                channel_count=len(channels),
+                categories={
+                    name: len([c for c in channels if getattr(c, "category_id", None) == cat.id])
+                    for name, cat in categories.items()
+                },
+                base_category=self._category_base(),
+                forum_exists=forum is not None,
+                reserve=settings.channel_reserve,
+            )
+            reason = t("challenges.audit_reason", self.lang)
+            embed = description_embed(challenge, self.lang, linked)
+            view = follow_view(challenge.id, self.lang)
+            values: dict[str, Any] = {}
+            if plan.kind == "none":
+                log.error(
+                    "no room for challenge %s: the server has 500 channels and no forum",
+                    challenge.slug,
+                )
+                return "none"
+            role_id = None
+            if settings.roles and service.role_fits(len(guild.roles), settings.role_reserve):
+                role = await guild.create_role(
+                    name=challenge.name[:100], mentionable=False, reason=reason
+                )
+                role_id = role.id
+            elif settings.roles:
+                log.warning(
+                    "role budget tight: challenge %s gets no role (Follow adds to its home)",
+                    challenge.slug,
+                )
+            if plan.kind == "channel":
+                category = categories.get(plan.category or "")
+                if category is None:
+                    category = await guild.create_category(
+                        plan.category or self._category_base(),
+                        overwrites=self._public_overwrites(guild, posts=True),
+                        reason=reason,
+                    )
+                home = await guild.create_text_channel(
+                    challenge.slug, category=category, topic=challenge.summary[:1024], reason=reason
+                )
+                message = await home.send(embed=embed, view=view)
+                await message.pin(reason=reason)
+                listing = await home.send(embed=teams_embed(challenge, [], self.lang))
+                await listing.pin(reason=reason)
+                values = {"channel_id": home.id, "thread_id": None}
+            else:
+                log.info(
+                    "channel budget tight (%d channels, reserve %d): challenge %s becomes a post in #%s",
+                    len(channels),
+                    settings.channel_reserve,
+                    challenge.slug,
+                    settings.forum,
+                )
+                if forum is None:
+                    forum = await guild.create_forum(
+                        settings.forum,
+                        topic=t("challenges.forum_topic", self.lang),
+                        overwrites=self._public_overwrites(guild, posts=False),
+                        reason=reason,
+                    )
+                created = await forum.create_thread(
+                    name=challenge.name[:100],
+                    embed=embed,
+                    view=view,
+                    auto_archive_duration=10080,
+                    reason=reason,
+                )
+                message = created.message
+                await message.pin(reason=reason)
+                listing = await created.thread.send(embed=teams_embed(challenge, [], self.lang))
+                await listing.pin(reason=reason)
+                values = {"channel_id": None, "thread_id": created.thread.id}
+            async with self.bot.db.begin() as session:
+                await service.set_home(
+                    session,
+                    challenge_id,
+                    role_id=role_id,
+                    pinned_message_id=message.id,
+                    teams_message_id=listing.id,
+                    listing={"digest": service.listing_digest([]), "team_ids": []},
+                    **values,
+                )
+        await self.refresh_listing(challenge_id)
+        return plan.kind
+
+    def _public_overwrites(self, guild: discord.Guild, *, posts: bool) -> dict:
+        me = guild.me
+        return {
+            guild.default_role: discord.PermissionOverwrite(
+                view_channel=True, send_messages=posts, send_messages_in_threads=True
+            ),
+            me: discord.PermissionOverwrite(
+                view_channel=True,
+                send_messages=True,
+                send_messages_in_threads=True,
+                create_public_threads=True,
+                manage_threads=True,
+                embed_links=True,
+                read_message_history=True,
+                pin_messages=True,
+            ),
+        }
+
+    async def _home_channel(self, challenge: Challenge) -> discord.abc.Messageable | None:
+        guild = self.bot.event_guild
+        target = challenge.channel_id or challenge.thread_id
+        if guild is None or not target:
+            return None
+        channel = guild.get_channel_or_thread(target)
+        if channel is None:
+            try:
+                channel = await guild.fetch_channel(target)
+            except (discord.NotFound, discord.Forbidden):
+                return None
+        if isinstance(channel, discord.Thread) and channel.archived:
+            await channel.edit(archived=False)
+        return channel  # type: ignore[return-value]
+
+    async def refresh_description(self, challenge_id: int) -> None:
+        async with self.bot.db.read() as session:
+            challenge = await service.get(session, challenge_id)
+            linked = len(await problem_service.linked_to(session, challenge_id))
+        channel = await self._home_channel(challenge)
+        if channel is None or not challenge.pinned_message_id:
+            return
+        message = channel.get_partial_message(challenge.pinned_message_id)  # type: ignore[union-attr]
+        try:
+            await message.edit(
+                embed=description_embed(challenge, self.lang, linked),
+                view=follow_view(challenge.id, self.lang),
+            )
+            if isinstance(channel, discord.Thread) and channel.name != challenge.name[:100]:
+                await channel.edit(name=challenge.name[:100])
+        except discord.HTTPException:
+            log.warning("could not update the description of challenge %s", challenge.slug)
+
+    async def refresh_listing(self, challenge_id: int) -> bool:
+        """Edit the challenge's teams message if what it shows changed. Returns whether it was edited."""
+        async with self._listing_lock:
+            async with self.bot.db.read() as session:
+                try:
+                    challenge = await service.get(session, challenge_id)
+                except NotFound:
+                    return False
+                teams = await service.teams_for(session, challenge_id)
+            digest = service.listing_digest(teams)
+            if not challenge.teams_message_id or (challenge.listing or {}).get("digest") == digest:
+                return False
+            channel = await self._home_channel(challenge)
+            if channel is None:
+                return False
+            message = channel.get_partial_message(challenge.teams_message_id)  # type: ignore[union-attr]
+            try:
+                await message.edit(embed=teams_embed(challenge, teams, self.lang))
+            except discord.HTTPException:
+                log.warning("could not update the teams of challenge %s", challenge.slug)
+                return False
+            async with self.bot.db.begin() as session:
+                await service.set_home(
+                    session,
+                    challenge_id,
+                    listing={"digest": digest, "team_ids": [team.id for team in teams]},
+                )
+            return True
+
+    @commands.Cog.listener("on_hackbot_team_changed")
+    async def on_team_changed(self, team_id: int) -> None:
+        async with self.bot.db.read() as session:
+            ids = await service.challenges_to_refresh(session, team_id)
+        self._pending.update(ids)
+        if ids and (self._flush_task is None or self._flush_task.done()):
+            self._flush_task = asyncio.create_task(
+                self._flush_listings(), name="challenge-listings"
+            )
+
+    async def _flush_listings(self) -> None:
+        await asyncio.sleep(LISTING_DEBOUNCE_S)
+        while self._pending:
+            challenge_id = self._pending.pop()
+            try:
+                await self.refresh_listing(challenge_id)
+            except Exception:
+                log.exception("refreshing the teams of challenge %s failed", challenge_id)
+
+    # -- admin actions (called by ChallengeAdmin and the problem review) ------------------
+
+    async def save_from_modal(
+        self, interaction: discord.Interaction, modal: ChallengeModal
+    ) -> None:
+        lang = modal.lang
+        skills = service.parse_skills(modal.skills.value)
+        now = self.bot.clock.now()
+        async with self.bot.db.begin() as session:
+            if modal.challenge_id is None:
+                challenge = await service.create(
+                    session,
+                    name=modal.name.value,
+                    summary=modal.summary.value,
+                    description=modal.description.value,
+                    sponsor=modal.sponsor.value,
+                    mentor_skills=skills,
+                    problem_ids=modal.problem_ids,
+                    actor_id=interaction.user.id,
+                    now=now,
+                )
+            else:
+                challenge = await service.update(
+                    session,
+                    modal.challenge_id,
+                    name=modal.name.value,
+                    summary=modal.summary.value,
+                    description=modal.description.value,
+                    sponsor=modal.sponsor.value,
+                    mentor_skills=skills,
+                    actor_id=interaction.user.id,
+                    now=now,
+                )
+            challenge_id, name = challenge.id, challenge.name
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if modal.challenge_id is None:
+            kind = await self.ensure_home(challenge_id)
+        else:
+            await self.refresh_description(challenge_id)
+            kind = "existing"
+        async with self.bot.db.read() as session:
+            challenge = await service.get(session, challenge_id)
+        key = {
+            "channel": "challenges.added.channel",
+            "post": "challenges.added.post",
+            "none": "challenges.added.no_room",
+        }.get(kind, "challenges.edited")
+        text = t(key, lang, name=name, home=home_mention(challenge))
+        if modal.on_done is not None:
+            await modal.on_done(interaction, challenge_id, text)
+        else:
+            await interaction.followup.send(text, ephemeral=True)
+
+    async def remove_confirmed(self, interaction: discord.Interaction, challenge_id: int) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.begin() as session:
+            challenge = await service.remove(
+                session, challenge_id, interaction.user.id, self.bot.clock.now()
+            )
+            name, role_id = challenge.name, challenge.role_id
+            home = challenge.channel_id or challenge.thread_id
+        await interaction.response.edit_message(
+            content=t("challenges.removed", lang, name=name), view=None
+        )
+        guild = self.bot.event_guild
+        if guild is None:
+            return
+        reason = t("challenges.audit_reason", self.lang)
+        try:
+            role = guild.get_role(role_id) if role_id else None
+            if role is not None:
+                await role.delete(reason=reason)
+            channel = guild.get_channel_or_thread(home) if home else None
+            if isinstance(channel, discord.Thread):
+                await channel.send(t("challenges.closed_notice", self.lang))
+                await channel.edit(archived=True, locked=True)
+            elif isinstance(channel, discord.TextChannel):
+                await channel.send(t("challenges.closed_notice", self.lang))
+                await channel.set_permissions(
+                    guild.default_role, view_channel=True, send_messages=False, reason=reason
+                )
+        except discord.HTTPException:
+            log.warning("could not close the home of removed challenge %s", challenge_id)
+
+
+class ChallengeAdmin(commands.Cog):
+    """/admin challenge add|edit|remove."""
+
+    challenge = app_commands.Group(
+        name=L("cmd.admin.challenge.name"), description=L("cmd.admin.challenge.description")
+    )
+
+    def __init__(self, bot: HackBot, main: ChallengesCog) -> None:
+        self.bot, self.main = bot, main
+
+    @challenge.command(
+        name=L("cmd.admin.challenge.add.name"), description=L("cmd.admin.challenge.add.description")
+    )
+    @app_commands.rename(
+        name=L("cmd.admin.challenge.add.options.name.name"),
+        summary=L("cmd.admin.challenge.add.options.summary.name"),
+        sponsor=L("cmd.admin.challenge.add.options.sponsor.name"),
+        mentor_skills=L("cmd.admin.challenge.add.options.mentor_skills.name"),
+        problems=L("cmd.admin.challenge.add.options.problems.name"),
+    )
+    @app_commands.describe(
+        name=L("cmd.admin.challenge.add.options.name.description"),
+        summary=L("cmd.admin.challenge.add.options.summary.description"),
+        sponsor=L("cmd.admin.challenge.add.options.sponsor.description"),
+        mentor_skills=L("cmd.admin.challenge.add.options.mentor_skills.description"),
+        problems=L("cmd.admin.challenge.add.options.problems.description"),
+    )
+    @organiser_only()
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100],
+        summary: app_commands.Range[str, 1, 300],
+        sponsor: app_commands.Range[str, 1, 100] | None = None,
+        mentor_skills: app_commands.Range[str, 1, 400] | None = None,
+        problems: app_commands.Range[str, 1, 400] | None = None,
+    ) -> None:
+        lang = lang_of(interaction)
+        problem_ids = service.parse_problem_ids(problems)
+        service.parse_skills(mentor_skills)
+        async with self.bot.db.read() as session:
+            await service.check_name_free(session, name)
+            for pid in problem_ids:
+                await problem_service.get(session, pid)
+        modal = ChallengeModal(
+            self.main,
+            lang,
+            problem_ids=problem_ids,
+            defaults={
+                "name": name,
+                "summary": summary,
+                "sponsor": sponsor or "",
+                "skills": mentor_skills or "",
+            },
+        )
+        await interaction.response.send_modal(modal)
+
+    @challenge.command(
+        name=L("cmd.admin.challenge.edit.name"),
+        description=L("cmd.admin.challenge.edit.description"),
+    )
+    @app_commands.rename(challenge=L("cmd.admin.challenge.edit.options.challenge.name"))
+    @app_commands.describe(challenge=L("cmd.admin.challenge.edit.options.challenge.description"))
+    @organiser_only()
+    async def edit(self, interaction: discord.Interaction, challenge: str) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:
+            found = await service.find(session, challenge)
+        modal = ChallengeModal(
+            self.main,
+            lang,
+            challenge_id=found.id,
+            defaults={
+                "name": found.name,
+                "summary": found.summary,
+                "description": found.description,
+                "sponsor": found.sponsor or "",
+                "skills": ", ".join(found.mentor_skills or []),
+            },
+        )
+        await interaction.response.send_modal(modal)
+
+    @challenge.command(
+        name=L("cmd.admin.challenge.remove.name"),
+        description=L("cmd.admin.challenge.remove.description"),
+    )
+    @app_commands.rename(challenge=L("cmd.admin.challenge.remove.options.challenge.name"))
+    @app_commands.describe(challenge=L("cmd.admin.challenge.remove.options.challenge.description"))
+    @organiser_only()
+    async def remove(self, interaction: discord.Interaction, challenge: str) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:
+            found = await service.find(session, challenge)
+            teams = await service.teams_for(session, found.id)
+        if teams:
+            raise HackbotError("challenges.has_teams", name=found.name, count=len(teams))
+        await send(
+            interaction,
+            t("challenges.remove.ask", lang, name=found.name),
+            view=ConfirmRemove(self.main, found.id, lang),
+        )
+
+    edit.autocomplete("challenge")(ChallengesCog.challenge_autocomplete)
+    remove.autocomplete("challenge")(ChallengesCog.challenge_autocomplete)
+
+
+async def setup(bot: HackBot) -> None:
+    main = ChallengesCog(bot)
+    admin = ChallengeAdmin(bot, main)
+    await bot.add_cog(admin)
+    attach_to_admin(bot, admin, "challenge")
+    await bot.add_cog(main)
+    bot.add_dynamic_items(FollowButton)
