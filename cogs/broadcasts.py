@@ -457,7 +457,12 @@ class Broadcasts(commands.Cog):
             view=None,
         )
         progress = Progress(interaction, lang, self.bot.settings.broadcasts.progress_every_seconds)
-        self.runner.start(broadcast_id, on_progress=progress)
+        task = self.runner.start(broadcast_id, on_progress=progress)
+        task.add_done_callback(
+            lambda _t: log.info(
+                "broadcast %s: progress edited %d times", broadcast_id, progress.edits
+            )
+        )
 
 
 async def setup(bot: HackBot) -> None:
