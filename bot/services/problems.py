@@ -20,10 +20,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.errors import Conflict, HackbotError, InvalidInput, NotFound, PhaseClosed
+from bot.errors import Conflict, HackbotError, InvalidInput, NotFound
 from bot.models import AuditEntry, Challenge
 from bot.models.problems import ProblemStatement, ProblemStatus, ProblemSupport
 from bot.services import event as event_service
+from bot.services import timeline
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +53,17 @@ REVIEWED = (
 
 
 async def collection_open(session: AsyncSession, settings: Settings, now: datetime) -> bool:
-    """Whether /problem submit is open now: during a phase that opens problem collection,
-    or always when the event has no timeline at all.
-
-    The one place that asks the timeline (switch to ``bot.services.timeline`` here).
-    """
-    overview = await event_service.overview(session, settings, now)
-    if not overview.phases:
+    """Whether /problem submit is open now: while the timeline (organiser overrides included)
+    opens problem collection, or always when the event has no timeline at all."""
+    if not await event_service.timeline(session):
         return True
-    return CAPABILITY in overview.open_now
+    return await timeline.is_open(session, CAPABILITY, now)
 
 
 async def require_collection_open(session: AsyncSession, settings: Settings, now: datetime) -> None:
-    if not await collection_open(session, settings, now):
-        raise PhaseClosed("problems.closed")
+    """Raise PhaseClosed saying when collection opens (or closed) unless it is open now."""
+    if await event_service.timeline(session):
+        await timeline.require_open(session, CAPABILITY, now)
 
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")

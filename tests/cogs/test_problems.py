@@ -217,7 +217,7 @@ async def test_who_may_submit_and_when(start_sandbox):
     assert reply.modal is not None  # no themes: the form comes at once
     await sb.advance(hours=2)
     reply = await ana.slash("problem submit")
-    assert reply.text == "Problem statements are not being collected right now."
+    assert reply.ephemeral and reply.text.startswith("Problem statements closed on <t:")
 
 
 async def test_anyone_may_submit_when_configured(start_sandbox):

@@ -109,7 +109,7 @@ async def test_submission_is_open_without_a_timeline_and_only_in_its_phase_with_
         assert not await service.collection_open(session, settings, NOW + timedelta(hours=3))
     with pytest.raises(PhaseClosed) as info:
         await submit(db, settings, author=2, now=NOW + timedelta(hours=3))
-    assert info.value.key == "problems.closed"
+    assert info.value.key == "timeline.closed.problem_collection.since"
 
 
 async def test_fields_theme_and_wait_are_checked(db: Database, tmp_path) -> None:
