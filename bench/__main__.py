@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     # The sandbox logs every refusal as a warning; the report counts them instead.
     logging.getLogger("sandbox").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    # A bot stopped mid-request resets its connections; the server's tracebacks are noise here.
+    logging.getLogger("aiohttp.server").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
     settings = {k: v for k, v in vars(args).items() if k not in {"verbose"}}
     report = Report(args.bench, {k: str(v) if k == "results" else v for k, v in settings.items()})
     module = modules[args.bench]
