@@ -71,7 +71,7 @@ async def phase_rows(session: AsyncSession) -> list[Phase]:
 async def get_phase(session: AsyncSession, key: str) -> Phase:
     row = await session.scalar(select(Phase).where(Phase.key == key))
     if row is None:
-        raise NotFound("timeline.unknown_phase", key=key)
+        raise NotFound("timeline.unknown_phase", phase_key=key)
     return row
 
 
@@ -344,7 +344,17 @@ def _check_order(rows: list[Phase]) -> None:
 
 
 async def _finish_edit(session: AsyncSession, rows: list[Phase]) -> None:
-    _check_order(rows)
+    """Validate the edited timeline; on a refusal, undo the in-memory changes too (so a
+    caller that catches the error inside its transaction cannot commit half an edit)."""
+    try:
+        _check_order(rows)
+    except InvalidInput:
+        for row in rows:
+            if row in session.new:
+                session.expunge(row)
+            else:
+                session.expire(row)
+        raise
     await session.flush()
 
 
@@ -367,7 +377,7 @@ async def add_phase(
         raise InvalidInput("timeline.bad_name")
     rows = await phase_rows(session)
     if any(row.key == key for row in rows):
-        raise Conflict("timeline.duplicate_key", key=key)
+        raise Conflict("timeline.duplicate_key", phase_key=key)
     row = Phase(
         key=key,
         name=name,
@@ -402,7 +412,7 @@ async def edit_phase(
     rows = await phase_rows(session)
     row = next((r for r in rows if r.key == key), None)
     if row is None:
-        raise NotFound("timeline.unknown_phase", key=key)
+        raise NotFound("timeline.unknown_phase", phase_key=key)
     before = snapshot(row)
     if name is not None:
         name = name.strip()

@@ -374,8 +374,11 @@ async def test_organisers_add_edit_remove_and_advance_phases(start_sandbox):
     assert edited.text.startswith("Phase **Awards** updated")
     assert "Awards" in {e["name"] for e in sb.scheduled_events}
     same = await org.slash("admin phase edit", phase="ceremony", name="Awards")
+    assert same.ephemeral
     assert same.text == "That is what the phase already says: nothing to change."
 
+    unknown = await org.slash("admin phase remove", phase="party")
+    assert unknown.text == "There is no phase “party”. Pick one from the list."
     ask = await org.slash("admin phase remove", phase="ceremony")
     assert ask.buttons == ["Remove it", "Cancel"]
     done = await ask.click("Remove it")
