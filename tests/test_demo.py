@@ -20,6 +20,9 @@ async def test_demo_runs_and_reads_well_in_french(openapi_validator):
     assert "0 délai(s) de 3 secondes dépassé(s)" in text
     assert "<t:" not in text and "</" not in text  # Discord markup is rendered for the terminal
     assert "Démo terminée : tout ce que Discord a reçu était valide." in text
+    # The problem-statement funnel: submitted, curated, promoted to a challenge with its channel.
+    assert "Des problèmes aux défis" in text and "🔁 N°2 marquée comme doublon de la n°1." in text
+    assert "Défi Santé des aînés isolés créé : #sante-des-aines-isoles." in text
 
 
 def test_renderer_turns_discord_markup_into_text():
