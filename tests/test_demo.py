@@ -20,9 +20,13 @@ async def test_demo_runs_and_reads_well_in_french(openapi_validator):
     assert "0 délai(s) de 3 secondes dépassé(s)" in text
     assert "<t:" not in text and "</" not in text  # Discord markup is rendered for the terminal
     assert "Démo terminée : tout ce que Discord a reçu était valide." in text
-    # The problem-statement funnel: submitted, curated, promoted to a challenge with its channel.
-    assert "Des problèmes aux défis" in text and "🔁 N°2 marquée comme doublon de la n°1." in text
-    assert "Défi Santé des aînés isolés créé : #sante-des-aines-isoles." in text
+    # The timeline scene: reminders once each, the extension, the phase change, a broadcast.
+    assert "▶ Camille tape /programme" in text
+    assert text.count("⏰ Échéance dans 1 heure") == 1
+    assert text.count("⏰ Échéance dans 15 minutes") == 1
+    assert "L'étape Hacking est prolongée de 30 minutes" in text
+    assert "▶️ L'étape Jury commence maintenant" in text
+    assert "Terminé : 1 sur 1 livrés, 0 en échec." in text
 
 
 def test_renderer_turns_discord_markup_into_text():

@@ -131,9 +131,9 @@ Scene = Callable[[Demo], Awaitable[None]]
 
 def scenes() -> list[Scene]:
     """The story, in order. A feature adds its module in ``bot/demo/`` and one line here."""
-    from bot.demo import challenges, foundation
+    from bot.demo import foundation, timeline
 
-    return [foundation.scene_setup, foundation.scene_about, challenges.scene_funnel]
+    return [foundation.scene_setup, foundation.scene_about, timeline.scene_timeline]
 
 
 async def run_demo(
