@@ -367,15 +367,18 @@ def suggest_skills(counts: Counter[str], typed: str, limit: int = 25) -> list[st
         )
     )
     out = []
-    if needle and needle not in counts and needle not in already:
-        out.append(prefix + needle)
+    # Keep the last slot for what was typed, as typed, when no one uses it yet.
+    keep_typed = bool(needle) and needle not in counts and needle not in already
+    room = limit - keep_typed
     for _not_prefix, _count, skill in ranked:
+        if len(out) >= room:
+            break
         text = prefix + skill
         if len(text) <= 100:
             out.append(text)
-        if len(out) >= limit:
-            break
-    return out[:limit]
+    if keep_typed and len(prefix + needle) <= 100:
+        out.append(prefix + needle)
+    return out
 
 
 # --------------------------------------------------------------------------

@@ -5,8 +5,9 @@ Discord allows 500 channels per server (categories included, threads not) and
 when the config asks) under a team category, "Teams", then "Teams 2", "Teams 3"...
 as each fills up. Once a new team's channels would eat into the headroom kept for
 the organisers, new teams get a private thread in the hub channel instead (threads
-do not count against the 500). The hub itself is a channel: if it does not exist
-yet, creating it counts too.
+do not count against the 500). The hub itself is a channel: one channel of the
+budget is kept for it until it exists, so the switch to threads never finds the
+server full.
 
 :class:`GuildLayout` is a snapshot of the counts; :func:`place` decides for one
 team and :meth:`GuildLayout.apply` books the decision, so a batch (autoform) can
@@ -104,7 +105,9 @@ def place(layout: GuildLayout) -> Placement:
         None,
     )
     extra = 0 if room is not None else 1  # a new category is a channel too
-    if layout.budget < needed + extra:
+    # Keep one channel for the hub: once channels run out, threads need it.
+    reserve = 0 if layout.hub_exists else 1
+    if layout.budget < needed + extra + reserve:
         return Placement(kind="thread", reason="budget")
     if room is not None:
         return Placement(kind="channel", category_id=room.id, channels=needed)

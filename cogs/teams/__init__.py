@@ -1,0 +1,59 @@
+"""Teams: /team ..., /lft, /admin team ..., /admin teams ..., team spaces, and members
+leaving the server (they leave their team; an empty team is archived)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.admin import admin_group
+from bot.services import teams as team_service
+from cogs.teams import spaces, views
+from cogs.teams.admin import AdminTeams, AutoformButton
+from cogs.teams.team_commands import Teams
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+
+class TeamEvents(commands.Cog):
+    def __init__(self, bot: HackBot) -> None:
+        self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        if payload.guild_id != self.bot.guild_id:
+            return
+        async with self.bot.db.begin() as session:
+            change = await team_service.member_left_guild(
+                session, self.bot.clock.now(), payload.user.id
+            )
+        if change is None:
+            return
+        log.info(
+            "member %s left the server: out of team %s%s",
+            payload.user.id,
+            change.team_id,
+            " (archived)" if change.archived else "",
+        )
+        await spaces.team_changed(self.bot, change.team_id)
+
+
+async def setup(bot: HackBot) -> None:
+    spaces.manager(bot)
+    # The admin cog's "team" group moves under /admin before the participants' /team exists.
+    admin = AdminTeams(bot)
+    await bot.add_cog(admin)
+    group = admin_group(bot)
+    for command in admin.get_app_commands():
+        bot.tree.remove_command(command.name)
+        command.extras.setdefault("audience", "organiser")
+        group.add_command(command)
+    await bot.add_cog(Teams(bot))
+    await bot.add_cog(TeamEvents(bot))
+    bot.add_dynamic_items(*views.dynamic_items(), AutoformButton)

@@ -1,0 +1,630 @@
+"""/team ... and /lft: what participants type to form teams."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import HackbotError
+from bot.i18n import t
+from bot.interactions import GuardedView, lang_of, send
+from bot.localization import L
+from bot.models import Member
+from bot.services import registration as reg_service
+from bot.services import teams as team_service
+from cogs.teams import cards, spaces, views
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+
+def bot_of(interaction: discord.Interaction) -> HackBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+async def board_channel(bot: HackBot) -> discord.TextChannel:
+    """The public board for /lft and /team recruit cards (created when first needed)."""
+    guild = bot.event_guild
+    assert guild is not None
+    name = bot.settings.formation.board_channel
+    existing = discord.utils.get(guild.text_channels, name=name)
+    if existing is not None:
+        return existing
+    overwrites = {
+        guild.default_role: discord.PermissionOverwrite(
+            view_channel=True, send_messages=False, create_public_threads=False
+        ),
+        guild.me: spaces.bot_overwrite(),
+    }
+    return await guild.create_text_channel(
+        name,
+        overwrites=overwrites,
+        topic=t("lft.board_topic", bot.settings.event.language),
+        reason=t("teams.space.audit_reason", bot.settings.event.language),
+    )
+
+
+async def team_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    bot = bot_of(interaction)
+    lang = lang_of(interaction)
+    async with bot.db.read() as session:
+        found = await team_service.search(session, current)
+    return [
+        app_commands.Choice(
+            name=t(
+                "teams.autocomplete", lang, name=name, size=size, max=bot.settings.teams.max_size
+            )[:100],
+            value=str(team_id),
+        )
+        for team_id, name, size in found
+    ]
+
+
+async def challenge_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    bot = bot_of(interaction)
+    async with bot.db.read() as session:
+        found = await team_service.challenge_choices(session, current)
+    return [app_commands.Choice(name=c.name[:100], value=str(c.id)) for c in found]
+
+
+async def after_change(bot: HackBot, change: team_service.Change) -> None:
+    await spaces.team_changed(bot, change.team_id)
+
+
+async def _dm(bot: HackBot, user_id: int, content: str, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        user = bot.get_user(user_id) or await bot.fetch_user(user_id)
+        await user.send(content, allowed_mentions=discord.AllowedMentions.none(), **kwargs)
+    except discord.HTTPException:
+        return False
+    return True
+
+
+async def _space_text(bot: HackBot, team_id: int, lang: str) -> str:
+    async with bot.db.read() as session:
+        space = await team_service.space_of(session, team_id)
+    if space.channel_id is None:
+        return ""
+    return t("teams.space_line", lang, space=f"<#{space.channel_id}>")
+
+
+async def join_flow(interaction: discord.Interaction, team_text: str) -> None:
+    bot = bot_of(interaction)
+    lang = lang_of(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    async with bot.db.begin() as session:
+        change = await team_service.join_team(
+            session, bot.settings, bot.clock.now(), interaction.user.id, team_text
+        )
+    if change.outcome == "joined":
+        await after_change(bot, change)
+        await send(
+            interaction,
+            t("teams.joined", lang, team=change.team_name)
+            + await _space_text(bot, change.team_id, lang),
+        )
+        return
+    await post_request(bot, change, interaction.user)
+    await send(interaction, t("teams.request_sent", lang, team=change.team_name))
+
+
+async def post_request(
+    bot: HackBot, change: team_service.Change, requester: discord.abc.User
+) -> None:
+    """Put a join request, with Accept/Decline buttons, in the team's space."""
+    assert change.request_id is not None
+    lang = bot.settings.event.language
+    async with bot.db.read() as session:
+        space = await team_service.space_of(session, change.team_id)
+        profile = await reg_service.profile_of(session, requester.id)
+    channel = await spaces.manager(bot)._space(space.channel_id)
+    if channel is None:
+        return
+    types = ", ".join(
+        cards.profile_type_label(p, lang) for p in (profile.profile_types if profile else [])
+    )
+    skills = ", ".join(profile.skills) if profile else ""
+    message = await channel.send(
+        t(
+            "teams.request_card",
+            lang,
+            user=requester.mention,
+            team=change.team_name,
+            types=types or "—",
+            skills=skills or "—",
+        ),
+        view=views.request_view(change.request_id, lang),
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+    async with bot.db.begin() as session:
+        await team_service.set_request_message(
+            session, change.request_id, message.channel.id, message.id
+        )
+
+
+async def invite_flow(interaction: discord.Interaction, invitee_id: int) -> None:
+    bot = bot_of(interaction)
+    lang = lang_of(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    async with bot.db.begin() as session:
+        change = await team_service.invite(
+            session, bot.settings, bot.clock.now(), interaction.user.id, invitee_id
+        )
+        invitee = await team_service.member_row(session, invitee_id)
+        invitee_lang = (invitee.locale if invitee else None) or bot.settings.event.language
+    assert change.request_id is not None
+    delivered = await _dm(
+        bot,
+        invitee_id,
+        t(
+            "teams.invite_dm",
+            invitee_lang,
+            user=interaction.user.display_name,
+            team=change.team_name,
+            event=bot.settings.event.name,
+        ),
+        view=views.request_view(change.request_id, invitee_lang),
+    )
+    key = "teams.invited" if delivered else "teams.invited_no_dm"
+    await send(interaction, t(key, lang, user=f"<@{invitee_id}>", team=change.team_name))
+
+
+async def answer_request(interaction: discord.Interaction, request_id: int, accept: bool) -> None:
+    """Accept/Decline on a join request (in the team's space) or an invitation (in DMs).
+
+    The space is updated before anyone is told; the card then says what happened and
+    loses its buttons, and the person who asked (or invited) hears about it.
+    """
+    bot = bot_of(interaction)
+    lang = lang_of(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    async with bot.db.begin() as session:
+        change, subject_id = await team_service.answer_request(
+            session, bot.settings, bot.clock.now(), request_id, interaction.user.id, accept
+        )
+        request = await session.get(team_service.TeamRequest, request_id)
+        kind = request.kind if request else "request"
+        subject = await session.get(Member, request.member_id) if request else None
+        subject_lang = (subject.locale if subject else None) or bot.settings.event.language
+    outcome = "accepted" if accept else "declined"
+    if accept:
+        await after_change(bot, change)
+    card_lang = bot.settings.event.language if kind == "request" else lang
+    text = t(
+        f"teams.{kind}_done.{outcome}",
+        card_lang,
+        user=f"<@{subject_id}>",
+        by=interaction.user.display_name,
+        team=change.team_name,
+    )
+    if interaction.message is not None:
+        try:
+            await interaction.message.edit(
+                content=text, view=None, allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException:
+            log.info("could not update the card of request %s", request_id)
+    if kind == "request":
+        space = await _space_text(bot, change.team_id, subject_lang) if accept else ""
+        await _dm(
+            bot,
+            subject_id,
+            t(f"teams.request_answer.{outcome}", subject_lang, team=change.team_name) + space,
+        )
+        await send(interaction, text)
+    else:
+        space = await _space_text(bot, change.team_id, lang) if accept else ""
+        await send(interaction, text + space)
+
+
+class Teams(commands.Cog):
+    team = app_commands.Group(
+        name=L("cmd.team.name"),
+        description=L("cmd.team.description"),
+        guild_only=True,
+        extras={"audience": "participant"},
+    )
+
+    def __init__(self, bot: HackBot) -> None:
+        self.bot = bot
+
+    # -- create / join / invite ------------------------------------------------------
+
+    @team.command(name=L("cmd.team.create.name"), description=L("cmd.team.create.description"))
+    @app_commands.rename(
+        name=L("cmd.team.create.options.name.name"),
+        challenge=L("cmd.team.create.options.challenge.name"),
+        description=L("cmd.team.create.options.description.name"),
+    )
+    @app_commands.describe(
+        name=L("cmd.team.create.options.name.description"),
+        challenge=L("cmd.team.create.options.challenge.description"),
+        description=L("cmd.team.create.options.description.description"),
+    )
+    @app_commands.autocomplete(challenge=challenge_autocomplete)
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100],
+        challenge: str | None = None,
+        description: app_commands.Range[str, 1, 300] | None = None,
+    ) -> None:
+        lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with self.bot.db.begin() as session:
+            change = await team_service.create_team(
+                session,
+                self.bot.settings,
+                self.bot.clock.now(),
+                interaction.user.id,
+                name,
+                challenge=challenge,
+                description=description,
+            )
+        await after_change(self.bot, change)
+        await send(
+            interaction,
+            t("teams.created", lang, team=change.team_name)
+            + await _space_text(self.bot, change.team_id, lang),
+        )
+
+    @team.command(name=L("cmd.team.join.name"), description=L("cmd.team.join.description"))
+    @app_commands.rename(team=L("cmd.team.join.options.team.name"))
+    @app_commands.describe(team=L("cmd.team.join.options.team.description"))
+    @app_commands.autocomplete(team=team_autocomplete)
+    async def join(self, interaction: discord.Interaction, team: str) -> None:
+        await join_flow(interaction, team)
+
+    @team.command(name=L("cmd.team.invite.name"), description=L("cmd.team.invite.description"))
+    @app_commands.rename(member=L("cmd.team.invite.options.member.name"))
+    @app_commands.describe(member=L("cmd.team.invite.options.member.description"))
+    async def invite(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        if member.bot:
+            raise HackbotError("teams.invite_bot")
+        await invite_flow(interaction, member.id)
+
+    # -- leave / kick / captain / rename ------------------------------------------------
+
+    @team.command(name=L("cmd.team.leave.name"), description=L("cmd.team.leave.description"))
+    async def leave(self, interaction: discord.Interaction) -> None:
+        lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with self.bot.db.begin() as session:
+            change = await team_service.leave_team(
+                session, self.bot.settings, self.bot.clock.now(), interaction.user.id
+            )
+        await after_change(self.bot, change)
+        if change.archived:
+            text = t("teams.left_archived", lang, team=change.team_name)
+        elif change.new_captain:
+            text = t(
+                "teams.left_new_captain",
+                lang,
+                team=change.team_name,
+                captain=f"<@{change.new_captain}>",
+            )
+        else:
+            text = t("teams.left", lang, team=change.team_name)
+        await send(interaction, text)
+        if change.new_captain:
+            await self._tell_space(
+                change.team_id, "teams.space.new_captain", user=f"<@{change.new_captain}>"
+            )
+
+    async def _tell_space(self, team_id: int, key: str, **params: str) -> None:
+        async with self.bot.db.read() as session:
+            space = await team_service.space_of(session, team_id)
+        channel = await spaces.manager(self.bot)._space(space.channel_id)
+        if channel is not None:
+            await channel.send(
+                t(key, self.bot.settings.event.language, **params),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+
+    @team.command(name=L("cmd.team.kick.name"), description=L("cmd.team.kick.description"))
+    @app_commands.rename(member=L("cmd.team.kick.options.member.name"))
+    @app_commands.describe(member=L("cmd.team.kick.options.member.description"))
+    async def kick(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with self.bot.db.begin() as session:
+            change = await team_service.kick(
+                session, self.bot.settings, self.bot.clock.now(), interaction.user.id, member.id
+            )
+        await after_change(self.bot, change)
+        await send(interaction, t("teams.kicked", lang, user=member.mention, team=change.team_name))
+        await _dm(self.bot, member.id, t("teams.kicked_dm", lang, team=change.team_name))
+
+    @team.command(name=L("cmd.team.captain.name"), description=L("cmd.team.captain.description"))
+    @app_commands.rename(member=L("cmd.team.captain.options.member.name"))
+    @app_commands.describe(member=L("cmd.team.captain.options.member.description"))
+    async def captain(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.begin() as session:
+            change = await team_service.set_captain(
+                session, self.bot.settings, self.bot.clock.now(), interaction.user.id, member.id
+            )
+        await send(
+            interaction, t("teams.captain_set", lang, user=member.mention, team=change.team_name)
+        )
+        await self._tell_space(change.team_id, "teams.space.new_captain", user=member.mention)
+        self.bot.dispatch("hackbot_team_changed", change.team_id)
+
+    @team.command(name=L("cmd.team.rename.name"), description=L("cmd.team.rename.description"))
+    @app_commands.rename(name=L("cmd.team.rename.options.name.name"))
+    @app_commands.describe(name=L("cmd.team.rename.options.name.description"))
+    async def rename(
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
+    ) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.begin() as session:
+            change, old = await team_service.rename(
+                session, self.bot.settings, self.bot.clock.now(), interaction.user.id, name
+            )
+        await send(interaction, t("teams.renamed", lang, old=old, team=change.team_name))
+        await self._tell_space(
+            change.team_id, "teams.space.renamed", old=old, team=change.team_name
+        )
+        self.bot.dispatch("hackbot_team_changed", change.team_id)
+
+    # -- info / list ---------------------------------------------------------------------
+
+    @team.command(name=L("cmd.team.info.name"), description=L("cmd.team.info.description"))
+    @app_commands.rename(team=L("cmd.team.info.options.team.name"))
+    @app_commands.describe(team=L("cmd.team.info.options.team.description"))
+    @app_commands.autocomplete(team=team_autocomplete)
+    async def info(self, interaction: discord.Interaction, team: str | None = None) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:
+            if team:
+                row = await team_service.find_team(session, team)
+            else:
+                row = await team_service.team_of(session, interaction.user.id)
+                if row is None:
+                    raise HackbotError("teams.not_in_team_info")
+            data = await team_service.view(session, row)
+        await send(interaction, embed=cards.team_embed(self.bot, data, lang))
+
+    @team.command(name=L("cmd.team.list.name"), description=L("cmd.team.list.description"))
+    @app_commands.rename(
+        challenge=L("cmd.team.list.options.challenge.name"),
+        page=L("cmd.team.list.options.page.name"),
+    )
+    @app_commands.describe(
+        challenge=L("cmd.team.list.options.challenge.description"),
+        page=L("cmd.team.list.options.page.description"),
+    )
+    @app_commands.autocomplete(challenge=challenge_autocomplete)
+    async def list_(
+        self,
+        interaction: discord.Interaction,
+        challenge: str | None = None,
+        page: app_commands.Range[int, 1, 10000] = 1,
+    ) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:
+            found = await team_service.find_challenge(session, challenge)
+        pager = TeamPager(
+            self.bot, lang, found.id if found else None, found.name if found else None
+        )
+        embed = await pager.render(page)
+        await send(
+            interaction, embed=embed, view=pager if pager.pages > 1 else discord.utils.MISSING
+        )
+
+    # -- challenge / joining / recruit ------------------------------------------------------
+
+    @team.command(
+        name=L("cmd.team.challenge.name"), description=L("cmd.team.challenge.description")
+    )
+    @app_commands.rename(challenge=L("cmd.team.challenge.options.challenge.name"))
+    @app_commands.describe(challenge=L("cmd.team.challenge.options.challenge.description"))
+    @app_commands.autocomplete(challenge=challenge_autocomplete)
+    async def challenge(
+        self, interaction: discord.Interaction, challenge: str | None = None
+    ) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.begin() as session:
+            change = await team_service.set_challenge(
+                session, self.bot.settings, self.bot.clock.now(), interaction.user.id, challenge
+            )
+            data = await team_service.view(
+                session, await team_service.get_team(session, change.team_id)
+            )
+        if data.challenge_name:
+            text = t("teams.challenge_set", lang, team=data.name, challenge=data.challenge_name)
+        else:
+            text = t("teams.challenge_cleared", lang, team=data.name)
+        await send(interaction, text)
+        self.bot.dispatch("hackbot_team_changed", change.team_id)
+
+    @team.command(name=L("cmd.team.joining.name"), description=L("cmd.team.joining.description"))
+    @app_commands.rename(mode=L("cmd.team.joining.options.mode.name"))
+    @app_commands.describe(mode=L("cmd.team.joining.options.mode.description"))
+    @app_commands.choices(
+        mode=[
+            app_commands.Choice(name=L("teams.joining.choice.open"), value="open"),
+            app_commands.Choice(name=L("teams.joining.choice.request"), value="request"),
+        ]
+    )
+    async def joining(self, interaction: discord.Interaction, mode: str) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.begin() as session:
+            change = await team_service.set_open(
+                session,
+                self.bot.settings,
+                self.bot.clock.now(),
+                interaction.user.id,
+                mode == "open",
+            )
+        await send(interaction, t(f"teams.joining.set.{mode}", lang, team=change.team_name))
+        self.bot.dispatch("hackbot_team_changed", change.team_id)
+
+    @team.command(name=L("cmd.team.recruit.name"), description=L("cmd.team.recruit.description"))
+    async def recruit(self, interaction: discord.Interaction) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:
+            await team_service.participant(session, interaction.user.id)
+            team = await team_service.team_of(session, interaction.user.id)
+            if team is None:
+                raise HackbotError("teams.not_in_team")
+            current = list(team.looking_for or [])
+        view = RecruitView(self.bot, lang, current)
+        await send(interaction, t("teams.recruit_prompt", lang), view=view)
+
+    # -- looking for a team --------------------------------------------------------------
+
+    @app_commands.command(
+        name=L("cmd.lft.name"),
+        description=L("cmd.lft.description"),
+        extras={"audience": "participant"},
+    )
+    @app_commands.guild_only()
+    async def lft(self, interaction: discord.Interaction) -> None:
+        lang = lang_of(interaction)
+        board_lang = self.bot.settings.event.language
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with self.bot.db.begin() as session:
+            if await team_service.team_of(session, interaction.user.id) is not None:
+                raise HackbotError("lft.already_in_team")
+            profile = await reg_service.mark_card_posted(
+                session, self.bot.settings, self.bot.clock.now(), interaction.user.id
+            )
+            wishes = await _challenge_names(session, list(profile.wishes or []))
+        embed = cards.profile_embed(
+            profile,
+            board_lang,
+            discord_id=interaction.user.id,
+            challenge_names=wishes,
+            team_name=None,
+            own=False,
+        )
+        embed.title = t("lft.card_title", board_lang, name=profile.display_name)
+        board = await board_channel(self.bot)
+        message = await board.send(
+            embed=embed,
+            view=views.lft_view(interaction.user.id, board_lang),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        await send(interaction, t("lft.posted", lang, link=message.jump_url))
+
+
+async def _challenge_names(session, ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
+    from bot.models.challenges import Challenge
+
+    out = []
+    for cid in ids:
+        challenge = await session.get(Challenge, cid)
+        if challenge is not None:
+            out.append(challenge.name)
+    return out
+
+
+class TeamPager(GuardedView):
+    def __init__(
+        self, bot: HackBot, lang: str, challenge_id: int | None, challenge_name: str | None
+    ):
+        super().__init__(timeout=600)
+        self.bot = bot
+        self.lang = lang
+        self.challenge_id = challenge_id
+        self.challenge_name = challenge_name
+        self.page = 1
+        self.pages = 1
+        self.previous.label = t("teams.list.previous", lang)
+        self.next.label = t("teams.list.next", lang)
+
+    async def render(self, page: int) -> discord.Embed:
+        async with self.bot.db.read() as session:
+            rows, self.pages = await team_service.list_page(
+                session, challenge_id=self.challenge_id, page=page
+            )
+        self.page = min(max(1, page), self.pages)
+        lang = self.lang
+        title = (
+            t("teams.list.title_challenge", lang, challenge=self.challenge_name)
+            if self.challenge_name
+            else t("teams.list.title", lang)
+        )
+        embed = discord.Embed(title=title, colour=cards.CARD_COLOUR)
+        lines = []
+        max_size = self.bot.settings.teams.max_size
+        for team, size in rows:
+            state = t("teams.list.open" if team.open else "teams.list.closed", lang)
+            lines.append(
+                t("teams.list.line", lang, team=team.name, size=size, max=max_size, state=state)
+            )
+        embed.description = "\n".join(lines) or t("teams.list.empty", lang)
+        embed.set_footer(text=t("teams.list.page", lang, page=self.page, pages=self.pages))
+        self.previous.disabled = self.page <= 1
+        self.next.disabled = self.page >= self.pages
+        return embed
+
+    @discord.ui.button(label="<", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        embed = await self.render(self.page - 1)
+        await interaction.response.edit_message(embed=embed, view=self)
+
+    @discord.ui.button(label=">", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        embed = await self.render(self.page + 1)
+        await interaction.response.edit_message(embed=embed, view=self)
+
+
+class RecruitView(GuardedView):
+    """Pick the profile types the team misses, then post its card on the board."""
+
+    def __init__(self, bot: HackBot, lang: str, current: list[str]) -> None:
+        super().__init__(timeout=600)
+        self.bot = bot
+        self.lang = lang
+        types = bot.settings.registration.profile_types
+        select = discord.ui.Select(
+            placeholder=t("teams.recruit_placeholder", lang),
+            min_values=1,
+            max_values=len(types),
+            options=[
+                discord.SelectOption(
+                    label=cards.profile_type_label(p, lang)[:100], value=p, default=p in current
+                )
+                for p in types
+            ],
+        )
+        select.callback = self.chosen  # type: ignore[method-assign]
+        self.select = select
+        self.add_item(select)
+
+    async def chosen(self, interaction: discord.Interaction) -> None:
+        bot = self.bot
+        board_lang = bot.settings.event.language
+        async with bot.db.begin() as session:
+            team, _size = await team_service.set_looking_for(
+                session,
+                bot.settings,
+                bot.clock.now(),
+                interaction.user.id,
+                list(self.select.values),
+            )
+            data = await team_service.view(session, team)
+        embed = cards.team_embed(bot, data, board_lang)
+        embed.title = t("teams.recruit_card_title", board_lang, team=data.name)
+        board = await board_channel(bot)
+        message = await board.send(
+            embed=embed,
+            view=views.team_card_view(data.id, board_lang),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        await interaction.response.edit_message(
+            content=t("teams.recruit_posted", self.lang, link=message.jump_url), view=None
+        )
+        bot.dispatch("hackbot_team_changed", data.id)

@@ -1,0 +1,219 @@
+"""Buttons that must keep working after a restart (discord.ui.DynamicItem).
+
+* ``team:req:(accept|decline):<request id>`` — on a join request (in the team's space)
+  or an invitation (in the invitee's DMs);
+* ``team:ask:<team id>`` / ``team:talk:<team id>`` — on a team's recruiting card;
+* ``lft:invite:<discord id>`` / ``lft:talk:<discord id>`` — on a looking-for-team card.
+
+"Talk" opens a private thread on the board between the person who pressed the button
+and the card's owner (the team's captain for a team card): a conversation, without
+anyone having to accept direct messages from strangers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.i18n import t
+from bot.interactions import lang_of, report_error, send
+from bot.models import Member
+from bot.services import teams as team_service
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+
+class RequestAnswer(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"team:req:(?P<answer>accept|decline):(?P<request_id>\d+)",
+):
+    def __init__(self, answer: str, request_id: int, lang: str = "en") -> None:
+        accept = answer == "accept"
+        super().__init__(
+            discord.ui.Button(
+                label=t("teams.button.accept" if accept else "teams.button.decline", lang),
+                style=discord.ButtonStyle.success if accept else discord.ButtonStyle.secondary,
+                custom_id=f"team:req:{answer}:{request_id}",
+            )
+        )
+        self.answer = answer
+        self.request_id = request_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> RequestAnswer:
+        return cls(match["answer"], int(match["request_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            from cogs.teams.team_commands import answer_request
+
+            await answer_request(interaction, self.request_id, self.answer == "accept")
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+def request_view(request_id: int, lang: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(RequestAnswer("accept", request_id, lang))
+    view.add_item(RequestAnswer("decline", request_id, lang))
+    return view
+
+
+class TeamCardButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"team:(?P<action>ask|talk):(?P<team_id>\d+)",
+):
+    def __init__(self, action: str, team_id: int, lang: str = "en") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=t(f"teams.button.{action}", lang),
+                style=discord.ButtonStyle.primary
+                if action == "ask"
+                else discord.ButtonStyle.secondary,
+                custom_id=f"team:{action}:{team_id}",
+            )
+        )
+        self.action = action
+        self.team_id = team_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> TeamCardButton:
+        return cls(match["action"], int(match["team_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            from cogs.teams import team_commands
+
+            if self.action == "ask":
+                await team_commands.join_flow(interaction, str(self.team_id))
+            else:
+                await talk_to_team(interaction, self.team_id)
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+def team_card_view(team_id: int, lang: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(TeamCardButton("ask", team_id, lang))
+    view.add_item(TeamCardButton("talk", team_id, lang))
+    return view
+
+
+class LftButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"lft:(?P<action>invite|talk):(?P<user_id>\d+)",
+):
+    def __init__(self, action: str, user_id: int, lang: str = "en") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=t(f"lft.button.{action}", lang),
+                style=discord.ButtonStyle.primary
+                if action == "invite"
+                else discord.ButtonStyle.secondary,
+                custom_id=f"lft:{action}:{user_id}",
+            )
+        )
+        self.action = action
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> LftButton:
+        return cls(match["action"], int(match["user_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            from cogs.teams import team_commands
+
+            if self.action == "invite":
+                await team_commands.invite_flow(interaction, self.user_id)
+            else:
+                await talk(interaction, [self.user_id], topic_name=None)
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+def lft_view(user_id: int, lang: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(LftButton("invite", user_id, lang))
+    view.add_item(LftButton("talk", user_id, lang))
+    return view
+
+
+async def talk_to_team(interaction: discord.Interaction, team_id: int) -> None:
+    bot: HackBot = interaction.client  # type: ignore[assignment]
+    async with bot.db.read() as session:
+        team = await team_service.get_team(session, team_id)
+        captain = (
+            await session.get(Member, team.captain_member_id) if team.captain_member_id else None
+        )
+        name = team.name
+    if captain is None:
+        raise team_service.NotFound("teams.unknown")
+    await talk(interaction, [captain.discord_id], topic_name=name)
+
+
+async def talk(
+    interaction: discord.Interaction, others: list[int], *, topic_name: str | None
+) -> None:
+    """Open a private thread on the board between the presser and ``others``."""
+    bot: HackBot = interaction.client  # type: ignore[assignment]
+    lang = lang_of(interaction)
+    if interaction.user.id in others:
+        await send(interaction, t("lft.talk_self", lang))
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    channel = interaction.channel
+    if not isinstance(channel, discord.TextChannel):
+        from cogs.teams.team_commands import board_channel
+
+        channel = await board_channel(bot)
+    names = [interaction.user.display_name]
+    guild = channel.guild
+    for other in others:
+        member = guild.get_member(other)
+        names.append(member.display_name if member else str(other))
+    title = t("lft.thread_name", bot.settings.event.language, names=" ↔ ".join(names))
+    if topic_name:
+        title = t(
+            "lft.thread_name_team",
+            bot.settings.event.language,
+            name=interaction.user.display_name,
+            team=topic_name,
+        )
+    thread = await channel.create_thread(
+        name=title[:100],
+        type=discord.ChannelType.private_thread,
+        invitable=False,
+        auto_archive_duration=1440,
+    )
+    await thread.add_user(interaction.user)
+    for other in others:
+        await thread.add_user(discord.Object(id=other))
+    mentions = [interaction.user.id, *others]
+    await thread.send(
+        t(
+            "lft.thread_intro",
+            bot.settings.event.language,
+            people=", ".join(f"<@{m}>" for m in mentions),
+        ),
+        allowed_mentions=discord.AllowedMentions(
+            users=[discord.Object(id=m) for m in mentions], roles=False, everyone=False
+        ),
+    )
+    await send(interaction, t("lft.talk_opened", lang, thread=thread.mention))
+
+
+def dynamic_items() -> list[type[Any]]:
+    return [RequestAnswer, TeamCardButton, LftButton]

@@ -1,0 +1,230 @@
+"""Teams end to end: from /register to a private team space, join requests, leaving, the
+board, automatic formation, in a small server and in one that has run out of channels."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sandbox.server import state as st
+from tests.cogs.test_registration import NOBODY, register
+
+# Discord creates channels slowly (the sandbox: 5 per 10 s). Tests that create many raise the
+# bucket so they stay fast; the real pace is what the autoform progress message is for.
+FAST_CHANNELS = {"bucket_overrides": {"POST /guilds/{guild_id}/channels": (100, 1.0)}}
+SMALL = {"teams": {"min_size": 2, "max_size": 3}, "formation": {"card_cooldown_minutes": 30}}
+
+
+async def registered(sb, name, locale="en-US", types=("Developer",), **kwargs):
+    member = await sb.add_member(name, locale=locale, **kwargs)
+    reply = await register(member, types=types)
+    assert member.has_role("Participant"), reply
+    return member
+
+
+def team_channel(sb, slug):
+    return sb.channel(slug)
+
+
+async def test_from_register_to_a_private_team_space(start_sandbox):
+    sb = await start_sandbox(SMALL, rate_limits=FAST_CHANNELS)
+    ana = await registered(sb, "ana")
+    bob = await registered(sb, "bob")
+    org = await sb.add_member("org", roles=["Organiser"])
+    stranger = await registered(sb, "eve")
+
+    reply = await ana.slash("team create", name="  Les   Hérons ", description="Birds @everyone")
+    assert reply.ephemeral
+    assert reply.text.startswith("Team **Les Hérons** created, and you are its captain.")
+    space = sb.channel("les-herons")
+    assert space.parent is not None and sb.channel(space.parent).name == "Teams"
+    assert f"<#{space.id}>" in reply.text
+    assert sb.can_send(ana, space) and sb.can_view(org, space)
+    assert not sb.can_view(stranger, space) and not sb.can_view(bob, space)
+    welcome = space.messages[0]
+    assert "private space of **Les Hérons**" in welcome["content"]
+    assert sb.pinged(welcome) == NOBODY
+
+    # A closed team: bob asks, ana accepts in the team's space.
+    asked = await bob.slash("team join", team="les herons")
+    assert asked.text.startswith("Your request to join **Les Hérons** is sent")
+    card = space.messages[-1]
+    assert f"<@{bob.id}> would like to join **Les Hérons**." in card["content"]
+    assert sb.pinged(card) == NOBODY
+    assert not sb.can_view(stranger, space)  # nobody else even sees the buttons
+    answered = await ana.click(card, "Accept")
+    assert answered.ephemeral and "joined the team (ana accepted)" in answered.text
+    card = space.messages[-1]
+    assert card["content"] == f"<@{bob.id}> joined the team (ana accepted)."
+    assert not card["components"]
+    assert sb.can_send(bob, space)
+    assert any("accepted your request" in m["content"] for m in bob.dms)
+
+    info = await bob.slash("team info")
+    fields = {f["name"]: f["value"] for f in info.embed["fields"]}
+    assert fields["Members (2/3)"] == f"<@{ana.id}> ⭐\n<@{bob.id}>"
+
+    # The captain leaves: bob takes over and keeps access; ana loses it at once.
+    left = await ana.slash("team leave")
+    assert left.text == f"You left **Les Hérons**. <@{bob.id}> is its captain now."
+    assert not sb.can_view(ana, space) and sb.can_send(bob, space)
+
+    # bob leaves the server: the empty team is archived and its space closed.
+    await bob.leave()
+    await sb.settle()
+    assert not sb.can_view(bob.id, space)
+    assert "archived" in space.messages[-1]["content"]
+    again = await ana.slash("team create", name="les herons")
+    assert again.text.startswith("Team **les herons** created")
+
+
+async def test_bad_input_has_clear_answers_and_changes_nothing(start_sandbox):
+    sb = await start_sandbox(SMALL)
+    ana = await registered(sb, "ana")
+    bob = await registered(sb, "bob")
+    cid = await registered(sb, "cid")
+    dan = await registered(sb, "dan")
+    newcomer = await sb.add_member("newbie")
+    await ana.slash("team create", name="Owls")
+    await ana.slash("team joining", mode="open")
+    assert (await bob.slash("team join", team="Owls")).text.startswith("You joined **Owls**.")
+    await cid.slash("team join", team="Owls")
+    full = await dan.slash("team join", team="Owls")
+    assert full.text.startswith("**Owls** is full (3 members).")
+    second = await bob.slash("team create", name="Foxes")
+    assert second.text.startswith("You are already in the team **Owls**")
+    kick = await ana.slash("team kick", member=dan)
+    assert kick.text == f"<@{dan.id}> is not a member of your team: nothing changed."
+    not_captain = await bob.slash("team kick", member=cid)
+    assert not_captain.text == "Only your team's captain can do that."
+    unregistered = await newcomer.slash("team create", name="Solo")
+    assert unregistered.text.startswith("Register first with `/register`")
+    bad_name = await dan.slash("team create", name="<@123> fans")
+    assert "cannot contain a mention" in bad_name.text
+    taken = await dan.slash("team create", name="OWLS")
+    assert taken.text.startswith('There is already a team called "Owls"')
+    assert sb.channel("owls").exists and not sb.has_channel("owls-2")
+    for reply in (full, second, kick, not_captain, unregistered, bad_name, taken):
+        assert reply.ephemeral
+
+
+async def test_overflowing_server_gives_new_teams_private_threads(start_sandbox):
+    sb = await start_sandbox(
+        {**SMALL, "formation": {"channel_headroom": 0}}, rate_limits=FAST_CHANNELS
+    )
+    # Fill the server up to 497 channels, as a big event's other channels would.
+    for index in range(497 - len(sb.guild.guild_channels())):
+        sb.server.create_channel(sb.guild, {"name": f"filler-{index}", "type": st.GUILD_TEXT})
+    await sb.settle()
+    ana = await registered(sb, "ana")
+    bob = await registered(sb, "bob")
+    eve = await registered(sb, "eve")
+    org = await sb.add_member("org", roles=["Organiser"])
+
+    first = await ana.slash("team create", name="Channel Team")  # a category + a channel: 499
+    assert not sb.channel("channel-team").is_thread
+    second = await bob.slash("team create", name="Thread Team")  # no room left: a thread
+    thread = sb.channel("thread-team")
+    assert thread.is_thread and sb.channel(thread.parent).name == "team-hub"
+    assert f"<#{thread.id}>" in second.text and first.ephemeral
+    assert sb.can_send(bob, thread) and sb.can_view(org, thread)
+    assert not sb.can_view(eve, thread) and not sb.can_view(ana, thread)
+    assert len(sb.guild.guild_channels()) == 500
+
+    await bob.slash("team joining", mode="open")
+    await eve.slash("team join", team="Thread Team")
+    assert sb.can_send(eve, thread)
+    await eve.slash("team leave")
+    assert not sb.can_view(eve, thread)
+
+
+async def test_invitation_by_direct_message(start_sandbox):
+    sb = await start_sandbox(SMALL)
+    ana = await registered(sb, "ana")
+    bob = await registered(sb, "bob", locale="fr")
+    await ana.slash("team create", name="Owls")
+    sent = await ana.slash("team invite", member=bob)
+    assert sent.text.startswith(f"Invitation sent to <@{bob.id}>")
+    invitation = bob.dms[-1]
+    assert "vous invite à rejoindre l'équipe **Owls**" in invitation["content"]
+    answer = await bob.click(invitation, "Accepter")
+    assert answer.text.startswith("Vous avez accepté : bienvenue dans **Owls** !")
+    assert not bob.dms[-1]["components"]
+    assert sb.can_send(bob, "owls")
+    dan = await registered(sb, "dan")
+    dan.close_dms()
+    sb.expect_violation(code=50007)
+    quiet = await ana.slash("team invite", member=dan)
+    assert "does not accept direct messages" in quiet.text
+    joined = await dan.slash("team join", team="Owls")
+    assert joined.text.startswith("You joined **Owls**.")
+
+
+async def test_board_cards_with_buttons_that_survive_a_restart(start_sandbox):
+    sb = await start_sandbox(SMALL, rate_limits=FAST_CHANNELS)
+    ana = await registered(sb, "ana", types=("Design",))
+    bob = await registered(sb, "bob")
+    posted = await ana.slash("lft")
+    assert posted.text.startswith("Your card is on the board")
+    board = sb.channel("team-board")
+    card = board.messages[-1]
+    assert card["embeds"][0]["title"] == "Ana is looking for a team"
+    assert sb.pinged(card) == NOBODY
+    too_soon = await ana.slash("lft")
+    assert too_soon.text == "Not so fast: you can do that again in 30 min."
+
+    await bob.slash("team create", name="Owls")
+    await sb.restart_bot()
+    invited = await bob.click(card, "Invite to my team")
+    assert invited.text.startswith(f"Invitation sent to <@{ana.id}>")
+    talk = await bob.click(card, "Start a conversation")
+    thread = sb.threads[-1]
+    assert f"<#{thread.id}>" in talk.text
+    assert sb.can_view(ana, thread) and sb.can_view(bob, thread)
+    cid = await registered(sb, "cid")
+    assert not sb.can_view(cid, thread)
+
+    recruit = await bob.slash("team recruit")
+    done = await recruit.select("Profiles you are looking for", ["Design", "Data"])
+    assert done.text.startswith("Your team's card is on the board")
+    team_card = board.messages[-1]
+    fields = {f["name"]: f["value"] for f in team_card["embeds"][0]["fields"]}
+    assert fields["Looking for"] == "Design, Data"
+    ask = await cid.click(team_card, "Ask to join")
+    assert ask.text.startswith("Your request to join **Owls** is sent")
+
+
+async def test_autoform_preview_confirm_and_spaces(start_sandbox):
+    sb = await start_sandbox({"teams": {"min_size": 2, "max_size": 3}}, rate_limits=FAST_CHANNELS)
+    org = await sb.add_member("org", roles=["Organiser"], locale="en-US")
+    people = []
+    for index, kind in enumerate(["Developer", "Developer", "Design", "Data", "Product"]):
+        people.append(await registered(sb, f"p{index}", types=(kind,)))
+    loner = await registered(sb, "loner")
+    mine = await loner.slash("profile")
+    await mine.click("Do not match me")
+
+    preview = await org.slash("admin teams autoform")
+    assert preview.ephemeral
+    assert "5 participant(s) to place: 5 placed, 0 left over" in preview.text
+    assert "2 new team(s)" in preview.text
+    assert "100 % of teams mix at least two profile types" in preview.text
+    assert not sb.has_channel("team-1")  # nothing happens before confirming
+    await preview.click("Confirm")
+    for _ in range(100):  # the spaces are created in the background, with progress
+        text = preview.message["content"]
+        if text.startswith("Done"):
+            break
+        await asyncio.sleep(0.05)
+        await sb.settle()
+    assert text.startswith("Done: 2 team(s) formed or completed")
+    for person in people:
+        info = await person.slash("team info")
+        assert info.embed["title"] in ("Team 1", "Team 2")
+    space = sb.channel(info.embed["title"].lower().replace(" ", "-"))
+    assert sb.can_send(people[-1], space) and not sb.can_view(loner, space)
+    assert "Automatic team formation finished" in sb.channel("organisers").messages[-1]["content"]
+    report = await org.slash("admin teams report")
+    assert "1 registered participant(s) without a team (0 of them agree" in report.text
+    again = await org.slash("admin teams autoform")
+    assert again.text.startswith("Nobody to place")
+    assert not preview.buttons  # the confirmed preview cannot be confirmed twice
