@@ -128,8 +128,9 @@ def sizes_for(n: int, min_size: int, max_size: int) -> list[int]:
     if n <= 0:
         return []
     k = math.ceil(n / max_size)
-    # Prefer more, smaller teams only if the even split would fall below min_size.
-    while k > 1 and n // k < min_size:
+    # Fewer, bigger teams when the even split would fall below min_size, but never
+    # above max_size (a team too small is reported; a team too big is not allowed).
+    while k > 1 and n // k < min_size and math.ceil(n / (k - 1)) <= max_size:
         k -= 1
     base, extra = divmod(n, k)
     return [base + 1] * extra + [base] * (k - extra)
