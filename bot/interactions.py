@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+UNKNOWN_INTERACTION = 10062
 
 
 def lang_of(interaction: discord.Interaction) -> str:
@@ -82,6 +83,12 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
         error = error.original
     elif isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
         error = error.__cause__
+    if isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION:
+        # Too late: Discord already told the member the app did not respond. Answering
+        # again would fail the same way and double the load when the bot is overloaded.
+        age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        log.warning("interaction %s expired before the answer (%.1f s old)", interaction.id, age)
+        return
     if isinstance(error, HackbotError):
         message = t(error.key, lang, **error.params)
     elif isinstance(error, NotOrganiser):

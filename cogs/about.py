@@ -27,9 +27,34 @@ NEXT_STEP_COMMANDS: dict[str, str] = {
     "judging": "judge next",
 }
 
-# The guide lists these first when they exist, then every other command for that reader.
-GUIDE_ORDER = ("about", "schedule", "register", "profile", "team", "challenge", "help", "submit")
-GUIDE_LIMIT = 12
+# The newcomer's guide: the main commands, in the order an event meets them (those that exist).
+GUIDE = (
+    "schedule",
+    "register",
+    "profile",
+    "challenge list",
+    "team create",
+    "team join",
+    "lft",
+    "problem submit",
+    "help ask",
+    "submit",
+)
+FIELD_LIMIT = 1024  # Discord's limit for an embed field's value
+
+
+def fit(lines: list[str], limit: int = FIELD_LIMIT) -> str:
+    """Join whole lines while they fit in an embed field; cut with an ellipsis otherwise."""
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        if len(line) > limit:
+            line = line[: limit - 1] + "…"
+        if size + len(line) + (1 if kept else 0) > limit:
+            break
+        kept.append(line)
+        size += len(line) + (1 if len(kept) > 1 else 0)
+    return "\n".join(kept)
 
 
 def ts(moment, style: str = "f") -> str:
@@ -46,6 +71,11 @@ class About(commands.Cog):
             for cmd in self.bot.tree.walk_commands()
             if isinstance(cmd, app_commands.Command)
         }
+
+    @staticmethod
+    def _description(path: str, command: app_commands.Command, lang: str) -> str:
+        key = description_key(path)
+        return t(key, lang) if catalogue().has(key) else command.description
 
     def build_embed(
         self, overview: event_service.Overview, lang: str, organiser: bool
@@ -107,24 +137,24 @@ class About(commands.Cog):
             ]
         embed.add_field(name=t("about.what_next", lang), value="\n".join(steps), inline=False)
 
-        def rank(path: str) -> tuple[int, str]:
-            top = path.split(" ")[0]
-            return (GUIDE_ORDER.index(top) if top in GUIDE_ORDER else len(GUIDE_ORDER), path)
-
-        lines = []
-        for path in sorted(leaves, key=rank):
-            who = audience(leaves[path])
-            if who == "organiser" and not organiser:
-                continue
-            key = description_key(path)
-            description = t(key, lang) if catalogue().has(key) else leaves[path].description
-            lines.append(f"{mention(path, lang)} — {description}")
-        if len(lines) > GUIDE_LIMIT:
-            lines = [
-                *lines[:GUIDE_LIMIT],
-                t("about.more_commands", lang, count=len(lines) - GUIDE_LIMIT),
-            ]
-        embed.add_field(name=t("about.guide", lang), value="\n".join(lines), inline=False)
+        guide = [
+            f"{mention(path, lang)} — {self._description(path, leaves[path], lang)}"
+            for path in GUIDE
+            if path in leaves
+        ]
+        others = sum(
+            1 for path, cmd in leaves.items() if path not in GUIDE and audience(cmd) != "organiser"
+        )
+        if others:
+            guide.append(t("about.more_commands", lang, count=others))
+        embed.add_field(name=t("about.guide", lang), value=fit(guide), inline=False)
+        if organiser:
+            groups = sorted({path.split(" ")[1] for path in leaves if path.startswith("admin ")})
+            if groups:
+                tools = " · ".join(f"`/admin {group}`" for group in groups)
+                embed.add_field(
+                    name=t("about.organiser_tools", lang), value=fit([tools]), inline=False
+                )
         embed.set_footer(text=t("about.footer", lang))
         return embed
 
