@@ -415,13 +415,14 @@ async def test_organisers_add_edit_remove_and_advance_phases(start_sandbox):
 async def test_an_override_forces_something_open_and_about_agrees(start_sandbox):
     sb, _now = await start(start_sandbox)
     org = await sb.add_member("org", roles=["Organiser"], locale="fr")
+    lea = await sb.add_member("lea", roles=["Participant"], locale="fr")
     reply = await org.slash("admin phase override", what="submissions", state="open")
     assert reply.text == "Dépôt des projets : ouvert de force jusqu'au retour en automatique."
-    fields = {f["name"]: f["value"] for f in (await org.slash("about")).embed["fields"]}
+    fields = {f["name"]: f["value"] for f in (await lea.slash("about")).embed["fields"]}
     assert "• Dépôt des projets" in fields["Ouvert en ce moment"]
     await org.slash("admin phase override", what="registration", state="closed")
-    fields = {f["name"]: f["value"] for f in (await org.slash("about")).embed["fields"]}
+    fields = {f["name"]: f["value"] for f in (await lea.slash("about")).embed["fields"]}
     assert "Inscriptions" not in fields["Ouvert en ce moment"]
     await org.slash("admin phase override", what="registration", state="auto")
-    fields = {f["name"]: f["value"] for f in (await org.slash("about")).embed["fields"]}
+    fields = {f["name"]: f["value"] for f in (await lea.slash("about")).embed["fields"]}
     assert "• Inscriptions" in fields["Ouvert en ce moment"]
