@@ -60,6 +60,7 @@ async def test_a_broadcast_to_participants_pings_exactly_that_role(start_sandbox
     assert "Notifie : @Participant." in preview.text
     assert preview.embed["title"] == "Pizza à 20 h"
     assert preview.buttons == ["Envoyer", "Annuler"]
+
     def sent() -> list[dict]:
         return [
             m
