@@ -1,0 +1,72 @@
+"""The single error path: what a user reads for each kind of failure."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from types import SimpleNamespace
+
+import discord
+from discord import app_commands
+
+from bot.errors import HackbotError
+from bot.interactions import report_error
+
+
+class FakeResponse:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+
+    def is_done(self) -> bool:
+        return False
+
+    async def send_message(self, content=None, **kwargs):
+        self.sent.append((content, kwargs))
+
+
+def fake_interaction(locale: str = "fr"):
+    settings = SimpleNamespace(event=SimpleNamespace(language="en"))
+    return SimpleNamespace(
+        id=1,
+        client=SimpleNamespace(settings=settings),
+        locale=discord.Locale(locale),
+        created_at=discord.utils.utcnow() - timedelta(seconds=4),
+        response=FakeResponse(),
+        user=SimpleNamespace(id=2),
+        command=None,
+        data={},
+    )
+
+
+def http_error(cls, status: int, code: int):
+    response = SimpleNamespace(status=status, reason="x")
+    return cls(response, {"code": code, "message": "Unknown interaction"})
+
+
+async def test_domain_error_is_translated_and_ephemeral():
+    interaction = fake_interaction("fr")
+    await report_error(
+        interaction, app_commands.CommandInvokeError(None, HackbotError("error.not_allowed"))
+    )
+    ((content, kwargs),) = interaction.response.sent
+    assert content == "Vous n'avez pas le droit de faire cela."
+    assert kwargs["ephemeral"] is True
+    assert kwargs["allowed_mentions"].everyone is False
+
+
+async def test_an_expired_interaction_is_logged_not_answered(caplog):
+    interaction = fake_interaction()
+    with caplog.at_level(logging.WARNING, logger="bot.interactions"):
+        await report_error(interaction, http_error(discord.NotFound, 404, 10062))
+    assert interaction.response.sent == []
+    assert any("expired" in r.getMessage() for r in caplog.records)
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_other_discord_errors_get_the_apology_with_an_id(caplog):
+    interaction = fake_interaction("en-US")
+    with caplog.at_level(logging.ERROR, logger="bot.interactions"):
+        await report_error(interaction, http_error(discord.Forbidden, 403, 50013))
+    ((content, _),) = interaction.response.sent
+    assert content.startswith("Sorry, something broke on our side.")
+    assert caplog.records[0].exc_info
