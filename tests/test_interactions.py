@@ -45,9 +45,9 @@ def http_error(cls, status: int, code: int):
 
 async def test_domain_error_is_translated_and_ephemeral():
     interaction = fake_interaction("fr")
-    await report_error(
-        interaction, app_commands.CommandInvokeError(None, HackbotError("error.not_allowed"))
-    )
+    command = SimpleNamespace(name="about", qualified_name="about")
+    error = app_commands.CommandInvokeError(command, HackbotError("error.not_allowed"))
+    await report_error(interaction, error)
     ((content, kwargs),) = interaction.response.sent
     assert content == "Vous n'avez pas le droit de faire cela."
     assert kwargs["ephemeral"] is True
