@@ -27,6 +27,11 @@ async def test_demo_runs_and_reads_well_in_french(openapi_validator):
     assert "L'étape Hacking est prolongée de 30 minutes" in text
     assert "▶️ L'étape Jury commence maintenant" in text
     assert "Terminé : 1 sur 1 livrés, 0 en échec." in text
+    # Registration and teams: the form, a join request accepted, automatic formation.
+    assert "Un formulaire s'ouvre pour Camille" in text
+    assert "@Sam a rejoint l'équipe (Camille a accepté)." in text
+    assert "100 % des équipes mêlent au moins deux types de profil" in text
+    assert "Terminé : 2 équipe(s) formée(s) ou complétée(s), chacune avec son espace." in text
 
 
 def test_renderer_turns_discord_markup_into_text():
@@ -37,5 +42,5 @@ def test_renderer_turns_discord_markup_into_text():
     assert fr.text(f"Fin <t:{two_hours}:R>") == "Fin dans 2 heures"
     assert en.text(f"Ends <t:{two_hours - 7200 - 90}:R>") == "Ends 2 minutes ago"
     assert fr.text(f"<t:{two_hours}:F>") == "dimanche 1er mars 2026 15:00"
-    assert fr.text("</team create:123> pour <@42>") == "/team create pour @Camille"
+    assert fr.text("</team create:123> pour <@42>") == "/equipe creer pour @Camille"
     assert en.text("**bold**") == "bold"

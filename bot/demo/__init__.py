@@ -131,9 +131,15 @@ Scene = Callable[[Demo], Awaitable[None]]
 
 def scenes() -> list[Scene]:
     """The story, in order. A feature adds its module in ``bot/demo/`` and one line here."""
-    from bot.demo import foundation, timeline
+    from bot.demo import foundation, teams, timeline
 
-    return [foundation.scene_setup, foundation.scene_about, timeline.scene_timeline]
+    return [
+        foundation.scene_setup,
+        teams.scene_register,
+        foundation.scene_about,
+        timeline.scene_timeline,
+        teams.scene_teams,
+    ]
 
 
 async def run_demo(

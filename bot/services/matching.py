@@ -174,10 +174,15 @@ def form_teams(
     for c in pool:
         groups[(challenge_of(c), language_of(c))].append(c)
 
-    # 2. Existing teams with room take people from the matching groups first.
+    # 2. Existing teams with room take people from the matching groups first, up to
+    # the size every team would have if everyone were spread evenly (so filling them
+    # does not leave a handful of people for a last, too small team).
     pools: dict[tuple[int | None, str | None], _Pool] = {}
+    everyone = len(pool) + sum(t.size for t in open_teams)
+    teams_needed = max(len(open_teams), math.ceil(everyone / max_size), 1)
+    target = min(max_size, max(min_size, math.ceil(everyone / teams_needed)))
     for team in sorted(open_teams, key=lambda t: (t.size, t.team_id)):
-        room = max_size - team.size
+        room = max(0, target - team.size)
         if room <= 0:
             continue
         if challenge_id is not None and team.challenge_id not in (None, challenge_id):
