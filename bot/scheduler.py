@@ -45,6 +45,10 @@ Handler = Callable[["HackBot", Timer, bool], Awaitable[None]]
 
 _PENDING_KEY = "hackbot_new_timers"
 
+#: Every background task of the bot is named with this prefix, so that tests (the sandbox's
+#: settle) and operators (asyncio debug) can tell the bot's own work from library tasks.
+JOB_TASK_PREFIX = "hackbot-job:"
+
 
 class TimerScheduler:
     def __init__(self, db: Database, clock: Clock) -> None:
@@ -166,6 +170,7 @@ class TimerScheduler:
     async def _fire(self, timer_id: int) -> None:
         task = asyncio.current_task()
         if task is not None:
+            task.set_name(f"{JOB_TASK_PREFIX}timer-{timer_id}")
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
         now = self.clock.now()

@@ -32,6 +32,9 @@ async def test_demo_runs_and_reads_well_in_french(openapi_validator):
     assert "@Sam a rejoint l'équipe (Camille a accepté)." in text
     assert "100 % des équipes mêlent au moins deux types de profil" in text
     assert "Terminé : 2 équipe(s) formée(s) ou complétée(s), chacune avec son espace." in text
+    # The problem-statement funnel: submitted, curated, promoted to a challenge with its channel.
+    assert "Des problèmes aux défis" in text and "🔁 N°2 marquée comme doublon de la n°1." in text
+    assert "Défi Santé des aînés isolés créé : #sante-des-aines-isoles." in text
 
 
 def test_renderer_turns_discord_markup_into_text():

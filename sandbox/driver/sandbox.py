@@ -39,6 +39,7 @@ BotFactory = Callable[["Sandbox"], Awaitable["discord.Client"]]
 
 # Tasks discord.py creates to run event handlers, app commands and views.
 BOT_TASK_PREFIXES = (
+    "hackbot-job:",  # the bot's own background work (timers, fan-outs, bulk jobs): see bot/app.py
     "discord.py: ",
     "CommandTree-invoker",
     "discord-ui-view-dispatch",

@@ -47,9 +47,18 @@ async def test_a_french_newcomer_reads_about_in_french(start_sandbox):
     assert "Nous sommes dans l'étape **Inscriptions**" in embed["description"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Ouvert en ce moment"] == "• Inscriptions"
-    assert "#announcements" in fields["Que faire maintenant"]
-    about_id = sb.find_command("about")["id"]
-    assert f"</about:{about_id}>" in fields["Commandes"]  # clickable, shown localized by Discord
+    register_id = sb.find_command("register")["id"]
+    assert (
+        fields["Que faire maintenant"]
+        == f"Inscrivez-vous à l'événement avec </register:{register_id}>."
+    )
+    guide = fields["Commandes"]
+    assert len(guide) <= 1024
+    for line in guide.splitlines()[
+        :-1
+    ]:  # each main command is clickable, localized by Discord itself
+        assert line.startswith("</") and " — " in line, line
+    assert "Outils des organisateurs (visibles d'eux seuls)" not in fields
     assert reply.pinged == {"users": [], "roles": [], "everyone": False, "here": False}
 
 
@@ -134,3 +143,13 @@ async def test_a_crash_becomes_an_apology_with_an_error_id_that_is_in_the_log(
     record = next(r for r in caplog.records if error_id in r.getMessage())
     assert record.exc_info and "database on fire" in str(record.exc_info[1])
     assert "database on fire" not in reply.text
+
+
+async def test_organisers_see_their_tools_and_everything_fits_discords_limits(start_sandbox):
+    sb = await start_sandbox(timeline_config())
+    nadia = await sb.add_member("nadia", roles=["Organiser"], locale="fr")
+    fields = {f["name"]: f["value"] for f in (await nadia.slash("about")).embed["fields"]}
+    tools = fields.get("Outils des organisateurs (visibles d'eux seuls)", "")
+    admin_groups = {c["name"] for c in sb.commands if c["name"] == "admin"}
+    assert bool(tools) == bool(admin_groups)
+    assert all(len(value) <= 1024 for value in fields.values())
