@@ -175,11 +175,27 @@ async def challenge_choices(session: AsyncSession, typed: str, limit: int = 25) 
     ][:limit]
 
 
+async def _teams(ctx: TargetContext) -> list[Destination]:
+    """Every active team's own space (channel or private thread), without a ping."""
+    from bot.models import Team
+
+    rows = await ctx.session.scalars(
+        select(Team.channel_id)
+        .where(Team.archived_at.is_(None), Team.channel_id.is_not(None))
+        .order_by(Team.id)
+    )
+    spaces = [Destination(channel_id) for channel_id in rows]
+    if not spaces:
+        raise InvalidInput("broadcast.no_team_spaces")
+    return spaces
+
+
 register_target("everyone", _everyone)
 register_target("participants", _role_target("participant"))
 register_target("mentors", _role_target("mentor"))
 register_target("judges", _role_target("judge"))
 register_target("challenge", _challenge, needs_arg=True)
+register_target("teams", _teams)
 
 
 # --------------------------------------------------------------------------

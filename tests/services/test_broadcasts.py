@@ -161,3 +161,35 @@ def test_pacer_spaces_sends():
         return time.monotonic() - started
 
     assert asyncio.run(run()) >= 0.19  # 10 intervals of 20 ms
+
+
+async def test_the_teams_target_reaches_every_active_team_space(db, tmp_path):
+    from bot.models import Team
+
+    settings = settings_from_dict({"event": {"name": "Hack", "guild_id": 1}}, tmp_path)
+
+    def ctx(session):
+        return service.TargetContext(session, settings, NOW, None, 10, {})
+
+    async with db.read() as session:
+        with pytest.raises(InvalidInput) as nothing:
+            await service.resolve("teams", ctx(session))
+        assert nothing.value.key == "broadcast.no_team_spaces"
+    async with db.begin() as session:
+        for i, (channel, archived) in enumerate(
+            [(701, None), (702, NOW), (None, None), (704, None)]
+        ):
+            session.add(
+                Team(
+                    name=f"T{i}",
+                    name_folded=f"t{i}",
+                    slug=f"t{i}",
+                    channel_id=channel,
+                    archived_at=archived,
+                )
+            )
+    async with db.read() as session:
+        assert await service.resolve("teams", ctx(session)) == [
+            service.Destination(701),
+            service.Destination(704),
+        ]
