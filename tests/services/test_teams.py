@@ -369,3 +369,28 @@ async def test_challenge_and_listing(db):
     with pytest.raises(NotFound):
         async with db.read() as session:
             await svc.find_challenge(session, "nope")
+
+
+async def test_autoform_plan_applied_skips_people_who_found_a_team_meanwhile(db):
+    from bot.services import matching
+
+    for uid, kind in enumerate(["developer", "design", "data", "developer", "product"], 1):
+        await register(db, uid, types=(kind,))
+    async with db.read() as session:
+        candidates, open_teams, eligible = await svc.autoform_inputs(session, SETTINGS, NOW, None)
+    assert len(candidates) == 5 and not open_teams and eligible == []
+    plan = matching.form_teams(candidates, open_teams, min_size=2, max_size=3)
+    await create(db, 5, "Early")  # person 5 creates a team after the preview
+    async with db.begin() as session:
+        applied = await svc.apply_plan(
+            session, SETTINGS, NOW, plan, run_id=1, team_name="Team {number}", actor=9
+        )
+    assert applied.placed == 4 and applied.skipped == 1 and applied.created == 2
+    async with db.read() as session:
+        teams = [await session.get(Team, i) for i in applied.team_ids]
+        assert [t.name for t in teams] == ["Team 1", "Team 2"]
+        for team in teams:
+            ids = await svc.member_discord_ids(session, team.id)
+            assert 2 <= len(ids) <= 3
+            captain = await session.get(Member, team.captain_member_id)
+            assert captain.discord_id in ids
