@@ -228,3 +228,23 @@ async def test_autoform_preview_confirm_and_spaces(start_sandbox):
     again = await org.slash("admin teams autoform")
     assert again.text.startswith("Nobody to place")
     assert not preview.buttons  # the confirmed preview cannot be confirmed twice
+
+
+async def test_mentor_access_is_granted_and_revoked_per_member(start_sandbox):
+    from bot.services import teams as team_service
+    from cogs.teams import spaces
+
+    sb = await start_sandbox(SMALL)
+    ana = await registered(sb, "ana")
+    mentor = await sb.add_member("mia", roles=["Mentor"])
+    await ana.slash("team create", name="Owls")
+    space = sb.channel("owls")
+    assert not sb.can_view(mentor, space)
+    async with sb.bot.db.read() as session:
+        team = await team_service.team_of(session, ana.id)
+    assert await spaces.grant_access(sb.bot, team.id, mentor.id)
+    await sb.settle()
+    assert sb.can_send(mentor, space)
+    assert await spaces.revoke_access(sb.bot, team.id, mentor.id)
+    await sb.settle()
+    assert not sb.can_view(mentor, space) and sb.can_send(ana, space)
