@@ -132,10 +132,16 @@ async def overview(session: AsyncSession, settings: Settings, now: datetime) -> 
         phases=phases,
         current=current,
         next=upcoming,
-        open_now=apply_overrides(
-            current.opens if current else frozenset(), await get_overrides(session)
-        ),
+        open_now=apply_overrides(scheduled_opens(phases, current), await get_overrides(session)),
     )
+
+
+def scheduled_opens(phases: list[PhaseView], current: PhaseView | None) -> frozenset[str]:
+    """What the timeline opens now. An event without any phase has everything open:
+    a small event need not write a timeline (organisers can still close things)."""
+    if not phases:
+        return frozenset(CAPABILITIES)
+    return current.opens if current else frozenset()
 
 
 async def get_state(session: AsyncSession, key: str) -> Any:

@@ -36,12 +36,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.errors import Conflict, HackbotError, InvalidInput, NotAllowed, NotFound, PhaseClosed
+from bot.errors import Conflict, HackbotError, InvalidInput, NotAllowed, NotFound
 from bot.models import AuditEntry, Member
 from bot.models.challenges import Challenge
 from bot.models.teams import Profile, Team, TeamAccess, TeamMember, TeamRequest
-from bot.services import event as event_service
-from bot.services import matching, names
+from bot.services import matching, names, timeline
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +56,9 @@ PAGE_SIZE = 10
 async def require_open(
     session: AsyncSession, settings: Settings, now: datetime, capability: str
 ) -> None:
-    """Raise :class:`PhaseClosed` unless the timeline opens ``capability`` now.
-
-    An event without any phase has everything open (a small event may not bother
-    with a timeline). This is the only place team and registration rules ask.
-    """
-    overview = await event_service.overview(session, settings, now)
-    if not overview.phases or capability in overview.open_now:
-        return
-    raise PhaseClosed(f"gate.{capability}")
+    """Raise :class:`PhaseClosed` unless the timeline opens ``capability`` now (saying when
+    it opens or since when it is closed). The one place team and registration rules ask."""
+    await timeline.require_open(session, capability, now)
 
 
 # --------------------------------------------------------------------------

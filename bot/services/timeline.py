@@ -156,7 +156,7 @@ async def open_now(session: AsyncSession, now: datetime) -> frozenset[str]:
     phases = await event_service.timeline(session)
     current, _ = event_service.locate(phases, now)
     return event_service.apply_overrides(
-        current.opens if current else frozenset(), await overrides(session)
+        event_service.scheduled_opens(phases, current), await overrides(session)
     )
 
 

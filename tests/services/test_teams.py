@@ -328,7 +328,7 @@ async def test_phase_gating_and_organiser_override(db):
     with pytest.raises(PhaseClosed) as caught:
         async with db.begin() as session:
             await svc.create_team(session, settings, NOW, 1, "Owls")
-    assert caught.value.key == "gate.team_changes"
+    assert caught.value.key.startswith("timeline.closed.team_changes.")
     async with db.begin() as session:
         await svc.create_team(session, settings, NOW, 1, "Owls", override=True)
     async with db.begin() as session:
