@@ -228,3 +228,4 @@ from bot.models.challenges import Challenge as Challenge  # noqa: E402
 from bot.models.problems import ProblemStatement as ProblemStatement  # noqa: E402
 from bot.models.teams import Profile, Team, TeamMember  # noqa: E402, F401
 from bot.models.timeline import Broadcast, Delivery, PhaseMirror  # noqa: E402, F401
+from bot.models.help import HelpMentor, HelpTicket  # noqa: E402, F401
