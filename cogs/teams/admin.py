@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -18,6 +18,7 @@ from bot.i18n import t
 from bot.interactions import lang_of, organiser_only, report_error, send
 from bot.localization import L
 from bot.models.teams import AutoformRun
+from bot.services import event as event_service
 from bot.services import matching
 from bot.services import teams as team_service
 from cogs.teams import spaces
@@ -261,6 +262,28 @@ class AdminTeams(commands.Cog):
         if len(found.below_min) > 20:
             lines.append(t("admin_teams.report_more", lang, count=len(found.below_min) - 20))
         return "\n".join(lines)[:2000]
+
+    @commands.Cog.listener("on_hackbot_phase_transition")
+    async def formation_closed(
+        self, opened: frozenset[str], closed: frozenset[str], at: datetime
+    ) -> None:
+        """When team changes close, tell the organisers which teams are below the minimum."""
+        if "team_changes" not in closed:
+            return
+        key = f"formation_report:{int(at.timestamp())}"
+        async with self.bot.db.begin() as session:  # claimed before sending: said once
+            if await event_service.get_state(session, key):
+                return
+            await event_service.set_state(session, key, True)
+        guild = self.bot.event_guild
+        name = self.bot.settings.channels.organisers
+        channel = discord.utils.get(guild.text_channels, name=name) if guild else None
+        if channel is None:
+            log.warning("formation report not posted: no #%s channel", name)
+            return
+        lang = self.bot.settings.event.language
+        text = t("admin_teams.formation_closed", lang) + "\n" + await self.report_text(lang)
+        await channel.send(text[:2000])
 
     # -- autoform -------------------------------------------------------------------
 

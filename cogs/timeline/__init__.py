@@ -151,8 +151,13 @@ class Timeline(commands.Cog):
         decision, at = timeline.transition_decision(phases, timer.payload, now)
         if decision != "send":
             log.info("phase change at %s not announced: %s", at.isoformat(), decision)
-        elif bot.settings.timeline.announce_changes:
+        else:
             change = timeline.transition_at(phases, at, overrides)
+            # Other features react to what opened or closed (e.g. the end of team formation).
+            bot.dispatch(
+                "hackbot_phase_transition", frozenset(change.opened), frozenset(change.closed), at
+            )
+        if decision == "send" and bot.settings.timeline.announce_changes:
             _, upcoming = event_service.locate(phases, at)
             end = (
                 timeline.effective_end(phases, phases.index(change.after))

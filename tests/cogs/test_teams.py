@@ -248,3 +248,35 @@ async def test_mentor_access_is_granted_and_revoked_per_member(start_sandbox):
     assert await spaces.revoke_access(sb.bot, team.id, mentor.id)
     await sb.settle()
     assert not sb.can_view(mentor, space) and sb.can_send(ana, space)
+
+
+async def test_organisers_hear_which_teams_are_below_the_minimum_when_formation_closes(
+    start_sandbox,
+):
+    from datetime import timedelta
+
+    from bot.clock import utcnow
+
+    now = utcnow()
+    formation = {
+        "key": "formation",
+        "name": "Team formation",
+        "start": (now - timedelta(hours=1)).isoformat(timespec="seconds"),
+        "end": (now + timedelta(hours=1)).isoformat(timespec="seconds"),
+        "opens": ["registration", "team_changes"],
+    }
+    sb = await start_sandbox({**SMALL, "phases": [formation]})
+    ana = await registered(sb, "ana")
+    await ana.slash("team create", name="Solo")
+    await registered(sb, "bob")
+    before = len(sb.channel("organisers").messages)
+    await sb.advance(hours=1, minutes=1)
+    posted = sb.channel("organisers").messages[before:]
+    assert len(posted) == 1
+    text = posted[0]["content"]
+    assert text.startswith("Team formation has just closed. Where teams stand:")
+    assert "1 registered participant(s) without a team" in text
+    assert "Solo" in text
+    assert sb.pinged(posted[0]) == NOBODY
+    await sb.restart_bot()  # said once, not again after a restart
+    assert len(sb.channel("organisers").messages) == before + 1
