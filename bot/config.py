@@ -51,10 +51,12 @@ __all__ = [
     "BroadcastSettings",
     "ChallengeSettings",
     "ChannelSettings",
+    "CriterionSettings",
     "ConfigError",
     "DatabaseSettings",
     "EventSettings",
     "FormationSettings",
+    "JudgingSettings",
     "HelpSettings",
     "Invalid",
     "LoggingSettings",
@@ -64,6 +66,8 @@ __all__ = [
     "RegistrationSettings",
     "RoleSettings",
     "Settings",
+    "SubmissionFieldSettings",
+    "SubmissionSettings",
     "TeamSettings",
     "TimelineSettings",
     "check_config",
@@ -665,6 +669,184 @@ class HelpSettings:
             )
 
 
+#: A modal holds at most 5 inputs; the first step (title, pitch, description, repository,
+#: demo) fills one, so extra fields get a second modal of their own.
+MAX_SUBMISSION_FIELDS = 5
+#: Each criterion is one select menu on the judge's card; Discord allows 5 rows and the
+#: buttons (submit, skip, flag) take one.
+MAX_JUDGING_CRITERIA = 4
+
+
+@section
+class SubmissionSettings:
+    """[submissions]: project submissions and the gallery (issue 7)."""
+
+    # The forum where every submitted project gets a post (created if missing).
+    gallery_forum: str = setting("gallery", check=_check_text_channel)
+    # Seconds after the deadline during which a submission still counts as on time.
+    grace_seconds: int = setting(0, min=0, max=3600)
+    # After the deadline and its grace: refuse, or accept and flag it late for the organisers.
+    late_policy: Literal["refuse", "accept_flagged"] = setting("refuse")
+    # Whether the repository link is required, and the demo or video link.
+    require_repo: bool = setting(True)
+    require_demo: bool = setting(False)
+    # Minutes a team gets when an organiser reopens its submission after the deadline.
+    reopen_minutes: int = setting(30, min=1, max=10080)
+
+
+def _check_field_key(value: str, ctx: _Context) -> str:
+    if not re.fullmatch(r"[a-z0-9_]{1,32}", value):
+        raise Invalid("config.field_key", value=value)
+    return value
+
+
+@section
+class SubmissionFieldSettings:
+    """One [[submission_fields]] entry: an extra question of the submission form."""
+
+    key: str = setting(check=_check_field_key)
+    # What the form shows (a Discord modal label: at most 45 characters), as written.
+    label: str = setting(min_len=1, max_len=45, check=_check_nonblank)
+    required: bool = setting(False)
+    max_length: int = setting(300, min=1, max=1000)
+    # "text" (one line), "paragraph" (several lines) or "url" (checked like the other links).
+    kind: Literal["text", "paragraph", "url"] = setting("text")
+
+
+def _validate_submission_fields(
+    items: list[dict[str, Any] | None], path: str, ctx: _Context
+) -> None:
+    if len(items) > MAX_SUBMISSION_FIELDS:
+        ctx.problem(
+            path, "config.submissions.too_many_fields", max=MAX_SUBMISSION_FIELDS, count=len(items)
+        )
+    seen: set[str] = set()
+    for index, values in enumerate(items):
+        key = (values or {}).get("key")
+        if key is None:
+            continue
+        if key in seen:
+            ctx.problem(f"{path}[{index}].key", "config.list_duplicate", value=key)
+        seen.add(key)
+
+
+@section
+class JudgingSettings:
+    """[judging]: how projects are judged and awarded (issue 7)."""
+
+    # "rubric": judges score each project on the criteria; "pairwise": judges compare the
+    # project in front of them with the previous one (Crowd Bradley-Terry, for large events).
+    mode: Literal["rubric", "pairwise"] = setting("rubric")
+    # Round 1 judges every project; each later round judges the shortlist of the previous one.
+    rounds: int = setting(1, min=1, max=3)
+    # How many projects a shortlist carries into the next round.
+    shortlist_size: int = setting(10, min=2, max=200)
+    # Rubric: scores go from 1 to this value.
+    scale_max: int = setting(5, min=2, max=10)
+    # Rubric: how many judges should review each project (assignment aims for it).
+    reviews_per_project: int = setting(3, min=1, max=20)
+    # Finalists and winners per challenge, and winners overall.
+    finalists_per_challenge: int = setting(3, min=1, max=20)
+    winners_per_challenge: int = setting(1, min=0, max=5)
+    winners_overall: int = setting(3, min=0, max=10)
+    # Seconds between two winners at the ceremony (0: an organiser reveals each with a button).
+    ceremony_interval_seconds: int = setting(30, min=0, max=3600)
+
+
+@section
+class CriterionSettings:
+    """One [[judging_criteria]] entry: a rubric criterion."""
+
+    key: str = setting(check=_check_field_key)
+    # What judges read (a select placeholder: at most 100 characters), as written.
+    name: str = setting(min_len=1, max_len=100, check=_check_nonblank)
+    weight: float = setting(1.0)
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
+        weight = values.get("weight")
+        if weight is not None and not 0 < weight <= 100:
+            ctx.problem(_join(path, "weight"), "config.judging.weight")
+
+
+def _validate_criteria(items: list[dict[str, Any] | None], path: str, ctx: _Context) -> None:
+    if len(items) > MAX_JUDGING_CRITERIA:
+        ctx.problem(
+            path, "config.judging.too_many_criteria", max=MAX_JUDGING_CRITERIA, count=len(items)
+        )
+    seen: set[str] = set()
+    for index, values in enumerate(items):
+        key = (values or {}).get("key")
+        if key is None:
+            continue
+        if key in seen:
+            ctx.problem(f"{path}[{index}].key", "config.list_duplicate", value=key)
+        seen.add(key)
+
+
+#: Topics offered by /help ask unless the config lists others (challenges are offered too).
+DEFAULT_HELP_TOPICS: tuple[str, ...] = (
+    "python",
+    "javascript",
+    "web",
+    "mobile",
+    "data",
+    "machine learning",
+    "design",
+    "cloud",
+    "hardware",
+    "pitch",
+    "other",
+)
+
+
+def _check_help_topic(value: str, ctx: _Context) -> str:
+    _check_nonblank(value, ctx)
+    if any(ch in value for ch in "@<>"):
+        raise Invalid("config.help.topic_mention", value=value)
+    return " ".join(value.split()).lower()
+
+
+@section
+class HelpSettings:
+    """[help]: the mentor help queue (issue 6)."""
+
+    # How many tickets one mentor may hold at once.
+    max_tickets_per_mentor: int = setting(1, min=1, max=10)
+    # Minutes a ticket waits unclaimed before each escalation step: every step but the last
+    # pings more mentors on duty (any skill), the last pings the organisers. () for none.
+    escalation_minutes: tuple[int, ...] = setting((10, 20), min=1, max=1440)
+    # At most this many mentors are pinged by one step (rotating fairly among those who fit).
+    pings_per_step: int = setting(10, min=1, max=25)
+    # A claimed ticket whose mentor neither resolves it nor presses "Still helping" within
+    # this many minutes goes back to the queue.
+    idle_claim_minutes: int = setting(45, min=5, max=1440)
+    # A ticket waiting unclaimed this long closes, with a message to the team.
+    expiry_minutes: int = setting(120, min=10, max=2880)
+    # Topics /help ask offers (besides the challenges); mentors' skills are matched against them.
+    topics: tuple[str, ...] = setting(
+        DEFAULT_HELP_TOPICS, min_len=1, max_len=50, check=_check_help_topic
+    )
+    # Minutes a team waits between two asks.
+    ask_cooldown_minutes: int = setting(5, min=0, max=1440)
+    # A team's queue position message is edited at most once per this many seconds.
+    status_update_seconds: int = setting(60, min=10, max=3600)
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
+        _check_select_list(25)(values, path, "topics", ctx)
+        steps = values.get("escalation_minutes")
+        if steps and any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+            ctx.problem(_join(path, "escalation_minutes"), "config.help.escalation_order")
+        expiry = values.get("expiry_minutes")
+        if steps and expiry is not None and steps[-1] >= expiry:
+            ctx.problem(
+                _join(path, "escalation_minutes"),
+                "config.help.escalation_after_expiry",
+                expiry=expiry,
+            )
+
+
 @section
 class LoggingSettings:
     """[logging]: how much the bot writes to its log."""
@@ -754,6 +936,14 @@ class Settings:
     logging: LoggingSettings = setting()
     timeline: TimelineSettings = setting()
     broadcasts: BroadcastSettings = setting()
+    submissions: SubmissionSettings = setting()
+    judging: JudgingSettings = setting()
+    submission_fields: tuple[SubmissionFieldSettings, ...] = setting(
+        (), validate_items=_validate_submission_fields
+    )
+    judging_criteria: tuple[CriterionSettings, ...] = setting(
+        (), validate_items=_validate_criteria
+    )
     help: HelpSettings = setting()
     phases: tuple[PhaseSettings, ...] = setting((), validate_items=_validate_phases)
     config_path: Path | None = setting(None, internal=True)

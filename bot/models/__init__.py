@@ -229,3 +229,12 @@ from bot.models.problems import ProblemStatement as ProblemStatement  # noqa: E4
 from bot.models.teams import Profile, Team, TeamMember  # noqa: E402, F401
 from bot.models.timeline import Broadcast, Delivery, PhaseMirror  # noqa: E402, F401
 from bot.models.help import HelpMentor, HelpTicket  # noqa: E402, F401
+from bot.models.judging import (  # noqa: E402, F401
+    Award,
+    Ceremony,
+    Comparison,
+    PairwiseItem,
+    PairwiseJudge,
+    Review,
+)
+from bot.models.submissions import Submission, SubmissionVersion  # noqa: E402, F401

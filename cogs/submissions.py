@@ -1,0 +1,774 @@
+"""/submit (a form, a preview, Confirm), the gallery forum, receipts in team spaces, and
+/admin submission reopen|status.
+
+Flow: ``/submit`` opens a modal (prefilled with the team's current submission when there
+is one); the answer is checked and shown as a preview with Confirm, Edit and, when the
+event asks extra questions, a second form ("More details", at most five more fields: a
+modal holds five inputs and the first one is full). Confirm stores the version (the
+deadline is judged at that moment); only then does the member read "submitted".
+
+After the commit, a single background job (``hackbot-job:gallery``) posts or updates the
+project's forum post in the gallery and the receipt in the team's space, one after the
+other at Discord's pace. What it has done is recorded per version
+(``gallery_version``/``receipt_version``), so after a restart it finishes what is missing
+and never posts twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.admin import attach_to_admin
+from bot.errors import HackbotError, InvalidInput
+from bot.i18n import t
+from bot.interactions import GuardedView, lang_of, organiser_only, report_error, send
+from bot.localization import L
+from bot.models.challenges import Challenge
+from bot.models.teams import Team
+from bot.scheduler import JOB_TASK_PREFIX
+from bot.services import submissions as service
+from bot.services import teams as team_service
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+FORM_TIMEOUT_S = 1800
+PREVIEW_TIMEOUT_S = 840  # an interaction token lives 15 minutes
+MAX_FORUM_TAGS = 20
+TAG_NAME_MAX = 20
+MAX_ACTIVE_THREADS_CODE = 160006
+ARCHIVED_THREAD_CODE = 50083
+
+
+def ts(moment, style: str = "F") -> str:
+    return discord.utils.format_dt(moment, style)
+
+
+def error_text(error: HackbotError, lang: str) -> str:
+    """A domain error as the member reads it (lateness in words, not seconds)."""
+    params = dict(error.params)
+    if isinstance(error, service.LateSubmission):
+        params["missed_by"] = service.format_delay(int(params["missed_by"]), lang)
+    if (
+        "field" in params
+        and isinstance(params["field"], str)
+        and params["field"] in (service.CORE_FIELDS)
+    ):
+        params["field"] = t(f"submissions.field.{params['field']}", lang)
+    return t(error.key, lang, **params)
+
+
+def content_embed(
+    content: service.Content,
+    lang: str,
+    settings: Any,
+    *,
+    team: str | None = None,
+    challenge: str | None = None,
+    members: list[str] | None = None,
+    colour: discord.Colour | None = None,
+) -> discord.Embed:
+    embed = discord.Embed(
+        title=content.title[:256],
+        description=f"*{content.pitch}*\n\n{content.description}"[:4096],
+        colour=colour or discord.Colour.green(),
+    )
+    if team:
+        embed.add_field(name=t("submissions.card.team", lang), value=team[:1024], inline=True)
+    if challenge:
+        embed.add_field(
+            name=t("submissions.card.challenge", lang), value=challenge[:1024], inline=True
+        )
+    if members:
+        embed.add_field(
+            name=t("submissions.card.members", lang),
+            value=", ".join(members)[:1024],
+            inline=False,
+        )
+    if content.repo_url:
+        embed.add_field(
+            name=t("submissions.field.repo_url", lang), value=content.repo_url, inline=False
+        )
+    if content.demo_url:
+        embed.add_field(
+            name=t("submissions.field.demo_url", lang), value=content.demo_url, inline=False
+        )
+    for spec in settings.submission_fields:
+        value = content.extra.get(spec.key)
+        if value and len(embed.fields) < 25:
+            embed.add_field(name=spec.label, value=value[:1024], inline=False)
+    return embed
+
+
+# --------------------------------------------------------------------------
+# The form
+
+
+class CoreModal(discord.ui.Modal):
+    def __init__(self, flow: SubmitFlow) -> None:
+        lang = flow.lang
+        key = "submissions.modal.edit_title" if flow.base_version else "submissions.modal.title"
+        super().__init__(title=t(key, lang)[:45], timeout=FORM_TIMEOUT_S)
+        self.flow = flow
+        v = flow.values
+        settings = flow.cog.bot.settings.submissions
+        self.title_input: discord.ui.TextInput[CoreModal] = discord.ui.TextInput(
+            label=t("submissions.field.title", lang)[:45],
+            min_length=service.TITLE_MIN,
+            max_length=service.TITLE_MAX,
+            default=v.get("title") or None,
+        )
+        self.pitch: discord.ui.TextInput[CoreModal] = discord.ui.TextInput(
+            label=t("submissions.field.pitch", lang)[:45],
+            max_length=service.PITCH_MAX,
+            placeholder=t("submissions.modal.pitch_hint", lang)[:100],
+            default=v.get("pitch") or None,
+        )
+        self.description: discord.ui.TextInput[CoreModal] = discord.ui.TextInput(
+            label=t("submissions.field.description", lang)[:45],
+            style=discord.TextStyle.paragraph,
+            min_length=service.DESCRIPTION_MIN,
+            max_length=service.DESCRIPTION_MAX,
+            default=v.get("description") or None,
+        )
+        self.repo: discord.ui.TextInput[CoreModal] = discord.ui.TextInput(
+            label=t("submissions.field.repo_url", lang)[:45],
+            max_length=service.URL_MAX,
+            required=settings.require_repo,
+            placeholder="https://",
+            default=v.get("repo_url") or None,
+        )
+        self.demo: discord.ui.TextInput[CoreModal] = discord.ui.TextInput(
+            label=t("submissions.field.demo_url", lang)[:45],
+            max_length=service.URL_MAX,
+            required=settings.require_demo,
+            placeholder="https://",
+            default=v.get("demo_url") or None,
+        )
+        for item in (self.title_input, self.pitch, self.description, self.repo, self.demo):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        self.flow.values.update(
+            title=self.title_input.value,
+            pitch=self.pitch.value,
+            description=self.description.value,
+            repo_url=self.repo.value,
+            demo_url=self.demo.value,
+        )
+        await self.flow.show_preview(interaction)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await report_error(interaction, error)
+
+
+class ExtraModal(discord.ui.Modal):
+    def __init__(self, flow: SubmitFlow) -> None:
+        super().__init__(
+            title=t("submissions.modal.extra_title", flow.lang)[:45], timeout=FORM_TIMEOUT_S
+        )
+        self.flow = flow
+        self.inputs: dict[str, discord.ui.TextInput[ExtraModal]] = {}
+        extra = flow.values.get("extra") or {}
+        for spec in flow.cog.bot.settings.submission_fields:
+            item: discord.ui.TextInput[ExtraModal] = discord.ui.TextInput(
+                label=spec.label[:45],
+                style=discord.TextStyle.paragraph
+                if spec.kind == "paragraph"
+                else discord.TextStyle.short,
+                max_length=service.URL_MAX if spec.kind == "url" else spec.max_length,
+                required=spec.required,
+                placeholder="https://" if spec.kind == "url" else None,
+                default=extra.get(spec.key) or None,
+            )
+            self.inputs[spec.key] = item
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        self.flow.values["extra"] = {key: item.value for key, item in self.inputs.items()}
+        self.flow.extra_done = True
+        await self.flow.show_preview(interaction)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await report_error(interaction, error)
+
+
+class SubmitFlow:
+    """One member's way through the form: what they typed, what they started from."""
+
+    def __init__(
+        self, cog: Submissions, lang: str, base_version: int, values: dict[str, Any]
+    ) -> None:
+        self.cog = cog
+        self.lang = lang
+        self.base_version = base_version
+        self.values = values
+        self.extra_done = base_version > 0 or not cog.bot.settings.submission_fields
+
+    async def show_preview(self, interaction: discord.Interaction) -> None:
+        settings = self.cog.bot.settings
+        lang = self.lang
+        try:
+            content = service.check_content(settings, self.values, partial=True)
+        except InvalidInput as error:
+            view = PreviewView(self, None)
+            text = t("submissions.fix_prompt", lang, problem=error_text(error, lang))
+            await self._answer(interaction, text, None, view)
+            return
+        missing = service.missing_extra(settings, content.extra)
+        notes = [t("submissions.preview.intro", lang)]
+        if self.base_version:
+            notes.append(t("submissions.preview.replaces", lang, version=self.base_version))
+        if missing or not self.extra_done:
+            notes.append(
+                t("submissions.preview.extra_needed", lang, fields=", ".join(missing) or "—")
+            )
+        async with self.cog.bot.db.read() as session:
+            try:
+                _team, _current, when = await service.check_may_submit(
+                    session, settings, self.cog.bot.clock.now(), interaction.user.id
+                )
+            except HackbotError as error:
+                await self._answer(interaction, error_text(error, lang), None, None)
+                return
+        if when.late:
+            notes.append(
+                t(
+                    "submissions.preview.late",
+                    lang,
+                    missed_by=service.format_delay(when.late_seconds, lang),
+                )
+            )
+        elif when.grace_until is not None:
+            notes.append(t("submissions.preview.grace", lang, until=ts(when.grace_until, "T")))
+        embed = content_embed(content, lang, settings, colour=discord.Colour.light_grey())
+        ready = not missing and self.extra_done
+        view = PreviewView(self, content if ready else None)
+        await self._answer(interaction, "\n".join(notes), embed, view)
+
+    async def _answer(
+        self,
+        interaction: discord.Interaction,
+        text: str,
+        embed: discord.Embed | None,
+        view: discord.ui.View | None,
+    ) -> None:
+        if (
+            interaction.message is not None
+            and interaction.type == discord.InteractionType.modal_submit
+        ):
+            # The modal came from a button of the preview: update that message in place.
+            await interaction.response.edit_message(content=text, embed=embed, view=view)
+        else:
+            await send(interaction, text, embed=embed, view=view)
+
+
+class PreviewView(GuardedView):
+    def __init__(self, flow: SubmitFlow, content: service.Content | None) -> None:
+        super().__init__(timeout=PREVIEW_TIMEOUT_S)
+        self.flow, self.content = flow, content
+        lang = flow.lang
+        if content is not None:
+            confirm = discord.ui.Button(
+                label=t("submissions.button.confirm", lang), style=discord.ButtonStyle.success
+            )
+            confirm.callback = self.confirm  # type: ignore[method-assign]
+            self.add_item(confirm)
+        edit = discord.ui.Button(
+            label=t("submissions.button.edit", lang), style=discord.ButtonStyle.primary
+        )
+        edit.callback = self.edit  # type: ignore[method-assign]
+        self.add_item(edit)
+        if flow.cog.bot.settings.submission_fields:
+            extra = discord.ui.Button(
+                label=t("submissions.button.extra", lang), style=discord.ButtonStyle.primary
+            )
+            extra.callback = self.extra  # type: ignore[method-assign]
+            self.add_item(extra)
+        cancel = discord.ui.Button(
+            label=t("submissions.button.cancel", lang), style=discord.ButtonStyle.secondary
+        )
+        cancel.callback = self.cancel  # type: ignore[method-assign]
+        self.add_item(cancel)
+
+    async def confirm(self, interaction: discord.Interaction) -> None:
+        assert self.content is not None
+        self.stop()
+        await self.flow.cog.confirm(interaction, self.flow, self.content)
+
+    async def edit(self, interaction: discord.Interaction) -> None:
+        self.stop()
+        await interaction.response.send_modal(CoreModal(self.flow))
+
+    async def extra(self, interaction: discord.Interaction) -> None:
+        self.stop()
+        await interaction.response.send_modal(ExtraModal(self.flow))
+
+    async def cancel(self, interaction: discord.Interaction) -> None:
+        self.stop()
+        await interaction.response.edit_message(
+            content=t("submissions.cancelled", self.flow.lang), embed=None, view=None
+        )
+
+
+# --------------------------------------------------------------------------
+# The gallery and receipts (one background job)
+
+
+class Publisher:
+    """Brings gallery posts and receipts up to date with stored versions, one at a time."""
+
+    def __init__(self, cog: Submissions) -> None:
+        self.cog = cog
+        self.bot = cog.bot
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self._forum: discord.ForumChannel | None = None
+
+    def push(self, kind: str, payload: Any) -> None:
+        self.queue.put_nowait((kind, payload))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name=f"{JOB_TASK_PREFIX}gallery")
+
+    async def _run(self) -> None:
+        while not self.queue.empty():
+            kind, payload = self.queue.get_nowait()
+            try:
+                if kind == "submission":
+                    await self.publish(int(payload))
+                elif kind == "notice":
+                    await self.notice(*payload)
+            except Exception:
+                log.exception("gallery job %s %s failed", kind, payload)
+
+    async def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    @property
+    def lang(self) -> str:
+        return self.bot.settings.event.language
+
+    async def forum(self, guild: discord.Guild) -> discord.ForumChannel:
+        name = self.bot.settings.submissions.gallery_forum
+        found = discord.utils.get(guild.forums, name=name)
+        if found is not None:
+            return found
+        async with self.bot.db.read() as session:
+            tags = await self.tag_names(session)
+        me = guild.me
+        forum = await guild.create_forum(
+            name,
+            topic=t("submissions.gallery.topic", self.lang)[:1024],
+            overwrites={
+                guild.default_role: discord.PermissionOverwrite(
+                    view_channel=True, send_messages=False, send_messages_in_threads=True
+                ),
+                me: discord.PermissionOverwrite(
+                    view_channel=True,
+                    send_messages=True,
+                    send_messages_in_threads=True,
+                    manage_threads=True,
+                    embed_links=True,
+                    read_message_history=True,
+                ),
+            },
+            available_tags=[discord.ForumTag(name=tag) for tag in tags],
+            default_auto_archive_duration=1440,
+            reason=t("submissions.audit_reason", self.lang),
+        )
+        log.info("created the gallery forum #%s with %d tags", forum.name, len(tags))
+        return forum
+
+    async def tag_names(self, session) -> list[str]:  # type: ignore[no-untyped-def]
+        """One tag per challenge, the ones with most teams first; past 19, an "other" tag."""
+        from sqlalchemy import select
+
+        rows = (
+            await session.execute(
+                select(Challenge.name, Team.id)
+                .outerjoin(Team, Team.challenge_id == Challenge.id)
+                .where(Challenge.archived_at.is_(None))
+            )
+        ).all()
+        sizes: Counter[str] = Counter()
+        for name, team_id in rows:
+            sizes[name[:TAG_NAME_MAX]] += 1 if team_id else 0
+        names = sorted(sizes, key=lambda n: (-sizes[n], n))
+        if len(names) > MAX_FORUM_TAGS:
+            names = [*names[: MAX_FORUM_TAGS - 1], self.other_tag]
+        return names
+
+    @property
+    def other_tag(self) -> str:
+        return t("submissions.gallery.other_tag", self.lang)[:TAG_NAME_MAX]
+
+    async def tags_for(
+        self, forum: discord.ForumChannel, challenge: str | None
+    ) -> tuple[discord.ForumChannel, list[discord.ForumTag]]:
+        if not challenge:
+            return forum, []
+        name = challenge[:TAG_NAME_MAX]
+        tag = discord.utils.get(forum.available_tags, name=name)
+        if tag is None and len(forum.available_tags) < MAX_FORUM_TAGS - 1:
+            forum = await forum.edit(  # type: ignore[assignment]
+                available_tags=[*forum.available_tags, discord.ForumTag(name=name)],
+                reason=t("submissions.audit_reason", self.lang),
+            )
+            tag = discord.utils.get(forum.available_tags, name=name)
+        if tag is None:
+            tag = discord.utils.get(forum.available_tags, name=self.other_tag)
+            if tag is None and len(forum.available_tags) < MAX_FORUM_TAGS:
+                forum = await forum.edit(  # type: ignore[assignment]
+                    available_tags=[*forum.available_tags, discord.ForumTag(name=self.other_tag)],
+                    reason=t("submissions.audit_reason", self.lang),
+                )
+                tag = discord.utils.get(forum.available_tags, name=self.other_tag)
+        return forum, [tag] if tag else []
+
+    async def publish(self, submission_id: int) -> None:
+        guild = self.bot.event_guild
+        if guild is None:
+            return
+        async with self.bot.db.read() as session:
+            sub = await service.get(session, submission_id)
+            card = await service.card(session, submission_id)
+            gallery_behind = sub.gallery_version < sub.version
+            receipt_behind = sub.receipt_version < sub.version
+        lang = self.lang
+        if gallery_behind:
+            thread_id = await self.post(guild, card, lang)
+            if thread_id is not None:
+                async with self.bot.db.begin() as session:
+                    await service.mark_published(session, submission_id, card.version, thread_id)
+                card = await self._refresh(submission_id)
+        if receipt_behind:
+            if card.space_channel_id is not None:
+                await self.receipt(card)
+            async with self.bot.db.begin() as session:
+                await service.mark_receipt(session, submission_id, card.version)
+
+    async def _refresh(self, submission_id: int) -> service.Card:
+        async with self.bot.db.read() as session:
+            return await service.card(session, submission_id)
+
+    async def post(self, guild: discord.Guild, card: service.Card, lang: str) -> int | None:
+        forum = await self.forum(guild)
+        embed = content_embed(
+            card.content,
+            lang,
+            self.bot.settings,
+            team=card.team_name,
+            challenge=card.challenge_name,
+            members=card.member_names,
+        )
+        embed.set_footer(text=t("submissions.gallery.footer", lang, version=card.version))
+        forum, tags = await self.tags_for(forum, card.challenge_name)
+        if card.gallery_thread_id:
+            thread = guild.get_thread(card.gallery_thread_id)
+            try:
+                if thread is None:
+                    fetched = await guild.fetch_channel(card.gallery_thread_id)
+                    thread = fetched if isinstance(fetched, discord.Thread) else None
+                if thread is not None:
+                    if thread.archived:
+                        thread = await thread.edit(archived=False)
+                    starter = thread.get_partial_message(thread.id)
+                    await starter.edit(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+                    if thread.name != card.content.title[:100] or thread.applied_tags != tags:
+                        await thread.edit(name=card.content.title[:100], applied_tags=tags)
+                    return thread.id
+            except discord.NotFound:
+                thread = None
+            except discord.HTTPException as error:
+                log.warning("could not update gallery post %s: %s", card.gallery_thread_id, error)
+                return None
+        try:
+            created = await forum.create_thread(
+                name=card.content.title[:100],
+                embed=embed,
+                applied_tags=tags,
+                auto_archive_duration=1440,
+                allowed_mentions=discord.AllowedMentions.none(),
+                reason=t("submissions.audit_reason", lang),
+            )
+        except discord.HTTPException as error:
+            if error.code == MAX_ACTIVE_THREADS_CODE:
+                log.error(
+                    "no room for gallery post of submission %s: %s", card.submission_id, error
+                )
+            else:
+                log.error("could not post submission %s: %s", card.submission_id, error)
+            return None
+        return created.thread.id
+
+    async def receipt(self, card: service.Card) -> None:
+        channel = self.bot.get_partial_messageable(
+            card.space_channel_id, guild_id=self.bot.guild_id
+        )  # type: ignore[arg-type]
+        lang = self.lang
+        embed = content_embed(card.content, lang, self.bot.settings, challenge=card.challenge_name)
+        text = t(
+            "submissions.receipt",
+            lang,
+            version=card.version,
+            at=ts(card.last_edit_at),
+            post=f"<#{card.gallery_thread_id}>" if card.gallery_thread_id else "—",
+        )
+        if card.late_seconds:
+            text += "\n" + t(
+                "submissions.receipt_late",
+                lang,
+                missed_by=service.format_delay(card.late_seconds, lang),
+            )
+        try:
+            await channel.send(text, embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as error:
+            log.warning("receipt for submission %s not delivered: %s", card.submission_id, error)
+
+    async def notice(self, key: str, params: dict[str, Any]) -> None:
+        guild = self.bot.event_guild
+        if guild is None:
+            return
+        channel = discord.utils.get(guild.text_channels, name=self.bot.settings.channels.organisers)
+        if channel is None:
+            return
+        try:
+            await channel.send(
+                t(key, self.lang, **params), allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException as error:
+            log.warning("organisers' notice %s not delivered: %s", key, error)
+
+
+# --------------------------------------------------------------------------
+# Commands
+
+
+class Submissions(commands.Cog):
+    def __init__(self, bot: HackBot) -> None:
+        self.bot = bot
+        self.publisher = Publisher(self)
+
+    async def cog_unload(self) -> None:
+        await self.publisher.stop()
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        await self.bot.hackbot_ready.wait()
+        async with self.bot.db.read() as session:
+            pending = await service.behind(session)
+        if pending:
+            log.info("%d submissions have a gallery post or receipt to catch up", len(pending))
+        for submission_id in pending:
+            self.publisher.push("submission", submission_id)
+
+    @app_commands.command(
+        name=L("cmd.submit.name"),
+        description=L("cmd.submit.description"),
+        extras={"audience": "team_member"},
+    )
+    @app_commands.guild_only()
+    async def submit(self, interaction: discord.Interaction) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:
+            try:
+                _team, current, _when = await service.check_may_submit(
+                    session, self.bot.settings, self.bot.clock.now(), interaction.user.id
+                )
+            except HackbotError as error:
+                await send(interaction, error_text(error, lang))
+                return
+            values: dict[str, Any] = {}
+            if current is not None:
+                values = service.Content.of(current).as_dict()
+            base = current.version if current else 0
+        await interaction.response.send_modal(CoreModal(SubmitFlow(self, lang, base, values)))
+
+    async def confirm(
+        self, interaction: discord.Interaction, flow: SubmitFlow, content: service.Content
+    ) -> None:
+        lang = flow.lang
+        try:
+            async with self.bot.db.begin() as session:
+                stored = await service.submit(
+                    session,
+                    self.bot.settings,
+                    self.bot.clock.now(),
+                    interaction.user.id,
+                    content,
+                    base_version=flow.base_version,
+                )
+        except HackbotError as error:
+            await interaction.response.edit_message(
+                content=error_text(error, lang), embed=None, view=None
+            )
+            return
+        key = "submissions.done_first" if stored.created else "submissions.done_edit"
+        text = t(key, lang, version=stored.version, at=ts(stored.at), team=stored.team_name)
+        if stored.late_seconds:
+            text += "\n" + t(
+                "submissions.done_late",
+                lang,
+                missed_by=service.format_delay(stored.late_seconds, lang),
+            )
+        await interaction.response.edit_message(
+            content=text,
+            embed=content_embed(content, lang, self.bot.settings),
+            view=None,
+        )
+        self.publisher.push("submission", stored.submission_id)
+        if stored.duplicates:
+            self.publisher.push(
+                "notice",
+                (
+                    "submissions.notice.duplicate",
+                    {
+                        "team": stored.team_name,
+                        "others": ", ".join(stored.duplicates),
+                        "url": content.repo_url,
+                    },
+                ),
+            )
+        if stored.late_seconds:
+            self.publisher.push(
+                "notice",
+                (
+                    "submissions.notice.late",
+                    {
+                        "team": stored.team_name,
+                        "missed_by": service.format_delay(stored.late_seconds, self.publisher.lang),
+                    },
+                ),
+            )
+
+
+class AdminSubmissions(commands.Cog):
+    submission = app_commands.Group(
+        name=L("cmd.admin.submission.name"),
+        description=L("cmd.admin.submission.description"),
+        extras={"audience": "organiser"},
+    )
+
+    def __init__(self, bot: HackBot, main: Submissions) -> None:
+        self.bot = bot
+        self.main = main
+
+    @submission.command(
+        name=L("cmd.admin.submission.reopen.name"),
+        description=L("cmd.admin.submission.reopen.description"),
+    )
+    @app_commands.rename(
+        team=L("cmd.admin.submission.reopen.options.team.name"),
+        minutes=L("cmd.admin.submission.reopen.options.minutes.name"),
+    )
+    @app_commands.describe(
+        team=L("cmd.admin.submission.reopen.options.team.description"),
+        minutes=L("cmd.admin.submission.reopen.options.minutes.description"),
+    )
+    @organiser_only()
+    async def reopen(
+        self,
+        interaction: discord.Interaction,
+        team: str,
+        minutes: app_commands.Range[int, 1, 10080] | None = None,
+    ) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.begin() as session:
+            found = await team_service.find_team(session, team)
+            row, until = await service.reopen(
+                session,
+                self.bot.settings,
+                self.bot.clock.now(),
+                interaction.user.id,
+                found.id,
+                minutes,
+            )
+            name, channel_id = row.name, row.channel_id
+        await send(interaction, t("submissions.reopen.done", lang, team=name, until=ts(until)))
+        if channel_id:
+            channel = self.bot.get_partial_messageable(channel_id, guild_id=self.bot.guild_id)
+            try:
+                await channel.send(
+                    t("submissions.reopen.team_note", self.main.publisher.lang, until=ts(until)),
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
+            except discord.HTTPException as error:
+                log.warning("could not tell team %s it was reopened: %s", name, error)
+
+    @reopen.autocomplete("team")
+    async def team_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        async with self.bot.db.read() as session:
+            rows = await team_service.search(session, current)
+        return [app_commands.Choice(name=name[:100], value=str(tid)) for tid, name, _ in rows]
+
+    @submission.command(
+        name=L("cmd.admin.submission.status.name"),
+        description=L("cmd.admin.submission.status.description"),
+    )
+    @organiser_only()
+    async def status(self, interaction: discord.Interaction) -> None:
+        lang = lang_of(interaction)
+        from sqlalchemy import select
+
+        from bot.models.submissions import Submission
+
+        async with self.bot.db.read() as session:
+            figures = await service.overview(session)
+            flagged = (
+                await session.execute(
+                    select(Team.name, Submission.title, Submission.flags, Submission.late_seconds)
+                    .join(Team, Team.id == Submission.team_id)
+                    .order_by(Submission.id)
+                )
+            ).all()
+            deadline = await service.deadline(session, self.bot.clock.now())
+        embed = discord.Embed(
+            title=t("submissions.status.title", lang), colour=discord.Colour.blurple()
+        )
+        embed.description = t(
+            "submissions.status.figures",
+            lang,
+            submitted=figures.submitted,
+            teams=figures.teams,
+            late=figures.late,
+            duplicates=figures.duplicates,
+        )
+        if deadline is not None:
+            embed.description += "\n" + t("submissions.status.deadline", lang, at=ts(deadline))
+        lines = []
+        for team_name, title, flags, late in flagged:
+            if not flags:
+                continue
+            words = [t(f"submissions.flag.{f}", lang) for f in flags]
+            if late:
+                words[words.index(t("submissions.flag.late", lang))] += (
+                    f" ({service.format_delay(late, lang)})"
+                )
+            lines.append(f"• **{team_name}** — {title[:60]}: {', '.join(words)}")
+        if lines:
+            from cogs.about import fit
+
+            embed.add_field(
+                name=t("submissions.status.flagged", lang), value=fit(lines), inline=False
+            )
+        await send(interaction, embed=embed)
+
+
+async def setup(bot: HackBot) -> None:
+    main = Submissions(bot)
+    admin = AdminSubmissions(bot, main)
+    await bot.add_cog(admin)
+    attach_to_admin(bot, admin, "submission")
+    await bot.add_cog(main)
