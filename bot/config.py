@@ -936,6 +936,7 @@ class Settings:
     logging: LoggingSettings = setting()
     timeline: TimelineSettings = setting()
     broadcasts: BroadcastSettings = setting()
+    help: HelpSettings = setting()
     submissions: SubmissionSettings = setting()
     judging: JudgingSettings = setting()
     submission_fields: tuple[SubmissionFieldSettings, ...] = setting(
@@ -944,7 +945,6 @@ class Settings:
     judging_criteria: tuple[CriterionSettings, ...] = setting(
         (), validate_items=_validate_criteria
     )
-    help: HelpSettings = setting()
     phases: tuple[PhaseSettings, ...] = setting((), validate_items=_validate_phases)
     config_path: Path | None = setting(None, internal=True)
     base_dir: Path = setting(Path("."), internal=True)
