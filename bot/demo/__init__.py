@@ -131,13 +131,14 @@ Scene = Callable[[Demo], Awaitable[None]]
 
 def scenes() -> list[Scene]:
     """The story, in order. A feature adds its module in ``bot/demo/`` and one line here."""
-    from bot.demo import foundation, teams, timeline
+    from bot.demo import challenges, foundation, teams, timeline
 
     return [
         foundation.scene_setup,
         teams.scene_register,
         foundation.scene_about,
         timeline.scene_timeline,
+        challenges.scene_funnel,
         teams.scene_teams,
     ]
 
