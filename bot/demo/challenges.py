@@ -76,7 +76,6 @@ async def scene_funnel(demo: Demo) -> None:
     demo.say("demo.challenges.duplicate", who=nadia.display_name)
     demo.show(nadia, review)
 
-
     demo.say("demo.challenges.promote", who=nadia.display_name)
     form = await demo.slash(
         nadia,
