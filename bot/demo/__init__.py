@@ -92,7 +92,7 @@ class Demo:
 
     def renderer(self, member: SandboxMember) -> Renderer:
         names = {m.id: m.display_name for m in self.people.values()}
-        names.update({int(c.id): c.name for c in self.sb.channels})
+        names.update({int(c.id): c.name for c in [*self.sb.channels, *self.sb.threads]})
         reader = "fr" if (member.locale or "").startswith("fr") else "en"
         return Renderer(reader, self.sb.settings.event.tz, self.sb.clock.now(), names)
 
