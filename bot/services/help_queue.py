@@ -1019,6 +1019,18 @@ async def mentor_queue(
     return entries[:limit], len(entries), mentor
 
 
+async def holds_ticket_of(session: AsyncSession, team_id: int, mentor_id: int) -> bool:
+    """Whether the mentor still holds a ticket of this team (access to its space stays)."""
+    found = await session.scalar(
+        select(HelpTicket.id).where(
+            HelpTicket.team_id == team_id,
+            HelpTicket.status == "claimed",
+            HelpTicket.claimed_by == mentor_id,
+        )
+    )
+    return found is not None
+
+
 async def held_by(session: AsyncSession, mentor_id: int) -> list[HelpTicket]:
     return list(
         (

@@ -1,0 +1,508 @@
+"""The Discord side of the help queue: the queue channel, ticket cards, the team's status
+message, pings, access to the team's space, timers and the throttled status refresh.
+
+:class:`HelpDesk` (one per bot, ``desk_of(bot)``) is called after each state change has
+been committed by :mod:`bot.services.help_queue`; nothing here decides anything the
+database does not already say, so every step can be repeated after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.i18n import t
+from bot.models.help import HelpTicket
+from bot.models.teams import Team
+from bot.scheduler import JOB_TASK_PREFIX
+from bot.services import help_queue as svc
+from cogs.help import render, views
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+    from bot.models import Timer
+
+log = logging.getLogger(__name__)
+
+#: Status messages edited per refresh pass (front of the queue first); then the next pass.
+EDITS_PER_PASS = 25
+#: Real-time pause between two status edits: they share Discord's 50 requests/s with
+#: everything else, and a full queue must not crowd out commands.
+EDIT_PAUSE_S = 0.1
+REFRESH_GRANULARITY_S = 10
+
+
+class HelpDesk:
+    def __init__(self, bot: HackBot) -> None:
+        self.bot = bot
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._dirty = False
+        self._channel_lock = asyncio.Lock()
+
+    @property
+    def lang(self) -> str:
+        return self.bot.settings.event.language
+
+    # -- the queue channel ----------------------------------------------------
+
+    async def queue_channel(self) -> discord.TextChannel | None:
+        guild = self.bot.event_guild
+        if guild is None:
+            return None
+        settings = self.bot.settings
+        name = settings.channels.help_queue
+        async with self._channel_lock:
+            existing = discord.utils.get(guild.text_channels, name=name)
+            if existing is not None:
+                return existing
+            overwrites: dict[discord.Role | discord.Member, discord.PermissionOverwrite] = {
+                guild.default_role: discord.PermissionOverwrite(view_channel=False),
+                guild.me: discord.PermissionOverwrite(
+                    view_channel=True,
+                    send_messages=True,
+                    embed_links=True,
+                    read_message_history=True,
+                ),
+            }
+            for role_name, can_send in (
+                (settings.roles.mentor, False),
+                (settings.roles.organiser, True),
+            ):
+                role = discord.utils.get(guild.roles, name=role_name)
+                if role is not None:
+                    overwrites[role] = discord.PermissionOverwrite(
+                        view_channel=True, read_message_history=True, send_messages=can_send
+                    )
+            channel = await guild.create_text_channel(
+                name,
+                overwrites=overwrites,
+                topic=t("help.queue_topic", self.lang),
+                reason=t("help.audit_reason", self.lang),
+            )
+            log.info("created the help queue channel #%s", channel.name)
+            return channel
+
+    def _role(self, name: str) -> discord.Role | None:
+        guild = self.bot.event_guild
+        return discord.utils.get(guild.roles, name=name) if guild else None
+
+    # -- reading ----------------------------------------------------------------
+
+    async def _load(self, ticket_id: int) -> tuple[HelpTicket, Team] | None:
+        async with self.bot.db.read() as session:
+            ticket = await session.get(HelpTicket, ticket_id)
+            if ticket is None:
+                return None
+            team = await session.get(Team, ticket.team_id)
+            if team is None:
+                return None
+        return ticket, team
+
+    # -- cards ------------------------------------------------------------------
+
+    def _card(self, ticket: HelpTicket, team: Team) -> tuple[discord.Embed, discord.ui.View | None]:
+        embed = render.card(ticket, team.name, team.channel_id, team.voice_channel_id, self.lang)
+        return embed, views.card_view(ticket, self.lang)
+
+    async def post_card(self, ticket_id: int, pinged: list[int]) -> None:
+        """Post the ticket's card, pinging exactly the mentors routing chose."""
+        loaded = await self._load(ticket_id)
+        channel = await self.queue_channel()
+        if loaded is None or channel is None:
+            return
+        ticket, team = loaded
+        embed, view = self._card(ticket, team)
+        content = t("help.card.new", self.lang, number=ticket.id)
+        if pinged:
+            content += " " + " ".join(f"<@{m}>" for m in pinged)
+        message = await channel.send(
+            content,
+            embed=embed,
+            view=view,
+            allowed_mentions=_users(pinged),
+        )
+        async with self.bot.db.begin() as session:
+            row = await session.get(HelpTicket, ticket_id)
+            if row is not None:
+                row.card_channel_id, row.card_message_id = channel.id, message.id
+
+    async def update_card(self, ticket_id: int) -> None:
+        loaded = await self._load(ticket_id)
+        if loaded is None:
+            return
+        ticket, team = loaded
+        if ticket.card_message_id is None or ticket.card_channel_id is None:
+            return
+        embed, view = self._card(ticket, team)
+        message = self.bot.get_partial_messageable(ticket.card_channel_id).get_partial_message(
+            ticket.card_message_id
+        )
+        try:
+            await message.edit(
+                content=t("help.card.head." + ticket.status, self.lang, number=ticket.id),
+                embed=embed,
+                view=view,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not update the card of ticket %s: %s", ticket_id, exc)
+
+    async def ping(
+        self,
+        ticket_id: int,
+        key: str,
+        users: list[int],
+        role: discord.Role | None = None,
+        **params: object,
+    ) -> None:
+        """A message in the queue channel, replying to the card, pinging exactly ``users``
+        (and ``role``): editing a message never pings, so every new ping is a new message."""
+        loaded = await self._load(ticket_id)
+        channel = await self.queue_channel()
+        if loaded is None or channel is None:
+            return
+        ticket, team = loaded
+        mentions = " ".join([*(f"<@{u}>" for u in users), *([role.mention] if role else [])])
+        text = t(key, self.lang, number=ticket.id, topic=ticket.topic, team=team.name, **params)
+        reference = None
+        if ticket.card_message_id is not None and ticket.card_channel_id == channel.id:
+            reference = discord.MessageReference(
+                message_id=ticket.card_message_id, channel_id=channel.id, fail_if_not_exists=False
+            )
+        allowed = discord.AllowedMentions(
+            everyone=False,
+            users=[discord.Object(id=u) for u in users],
+            roles=[role] if role else False,
+            replied_user=False,
+        )
+        try:
+            await channel.send(
+                f"{text} {mentions}".strip(), reference=reference, allowed_mentions=allowed
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not ping for ticket %s: %s", ticket_id, exc)
+
+    # -- the team's side ---------------------------------------------------------
+
+    async def post_status(self, ticket_id: int) -> int | None:
+        """The team's status message in its space (edited as the queue moves)."""
+        loaded = await self._load(ticket_id)
+        if loaded is None:
+            return None
+        ticket, team = loaded
+        if team.channel_id is None:
+            return None
+        channel = self.bot.get_partial_messageable(team.channel_id, guild_id=self.bot.guild_id)
+        now = self.bot.clock.now()
+        try:
+            message = await channel.send(
+                render.status_text(ticket, ticket.shown or {}, ticket.lang, now),
+                view=views.status_view(ticket, ticket.lang),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not post the status of ticket %s: %s", ticket_id, exc)
+            return None
+        async with self.bot.db.begin() as session:
+            row = await session.get(HelpTicket, ticket_id)
+            if row is not None:
+                row.status_channel_id, row.status_message_id = team.channel_id, message.id
+                row.shown_at = now
+        return message.id
+
+    async def update_status(self, ticket_id: int) -> None:
+        """Show the ticket's current state in its status message now (not throttled: a claim,
+        a release or a close is news, unlike a queue position moving)."""
+        async with self.bot.db.read() as session:
+            ticket = await session.get(HelpTicket, ticket_id)
+            if ticket is None or ticket.status_message_id is None:
+                return
+            position = await svc.position_of(session, ticket) if ticket.status == "open" else None
+            estimate = await svc.estimator(session, self.bot.settings, self.bot.clock.now())
+            closed = (await svc.queue_state(session)).closed
+        shown = svc.display(ticket, position, estimate, closed)
+        await self._edit_status(ticket, shown)
+
+    async def _edit_status(self, ticket: HelpTicket, shown: dict) -> None:
+        now = self.bot.clock.now()
+        assert ticket.status_channel_id is not None and ticket.status_message_id is not None
+        message = self.bot.get_partial_messageable(
+            ticket.status_channel_id, guild_id=self.bot.guild_id
+        ).get_partial_message(ticket.status_message_id)
+        state = shown.get("state")
+        try:
+            await message.edit(
+                content=render.status_text(ticket, shown, ticket.lang, now),
+                view=views.status_view(ticket, ticket.lang) if state == "open" else None,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not edit the status of ticket %s: %s", ticket.id, exc)
+            return
+        async with self.bot.db.begin() as session:
+            await svc.mark_shown(session, ticket.id, shown, now)
+
+    async def tell_team(
+        self,
+        ticket_id: int,
+        key: str,
+        *,
+        ping_asker: bool = False,
+        view: discord.ui.View | None = None,
+        **params: object,
+    ) -> None:
+        loaded = await self._load(ticket_id)
+        if loaded is None:
+            return
+        ticket, team = loaded
+        text = t(key, ticket.lang, number=ticket.id, topic=ticket.topic, **params)
+        if team.channel_id is None:
+            # No space: the asker hears it in their direct messages.
+            try:
+                user = self.bot.get_user(ticket.asker_discord_id) or await self.bot.fetch_user(
+                    ticket.asker_discord_id
+                )
+                await user.send(text, allowed_mentions=discord.AllowedMentions.none())
+            except discord.HTTPException:
+                log.info("ticket %s: could not reach the asker", ticket_id)
+            return
+        if ping_asker:
+            text = f"<@{ticket.asker_discord_id}> {text}"
+        channel = self.bot.get_partial_messageable(team.channel_id, guild_id=self.bot.guild_id)
+        kwargs: dict = {"view": view} if view is not None else {}
+        try:
+            await channel.send(
+                text,
+                allowed_mentions=_users([ticket.asker_discord_id] if ping_asker else []),
+                **kwargs,
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not tell the team of ticket %s: %s", ticket_id, exc)
+
+    # -- access to the team's space -----------------------------------------------
+
+    async def grant(self, team_id: int, mentor_id: int) -> None:
+        from cogs.teams import spaces
+
+        try:
+            await spaces.grant_access(self.bot, team_id, mentor_id)
+        except Exception:
+            log.exception("could not give mentor %s access to team %s", mentor_id, team_id)
+
+    async def revoke(self, team_id: int, mentor_id: int | None) -> None:
+        if mentor_id is None:
+            return
+        from cogs.teams import spaces
+
+        async with self.bot.db.read() as session:
+            if await svc.holds_ticket_of(session, team_id, mentor_id):
+                return  # they hold another ticket of the same team
+        try:
+            await spaces.revoke_access(self.bot, team_id, mentor_id)
+        except Exception:
+            log.exception("could not take mentor %s's access to team %s", mentor_id, team_id)
+
+    # -- after each change (commands, buttons and timers all come here) ------------
+
+    async def asked(self, asked: svc.Asked) -> None:
+        await self.post_card(asked.ticket.id, asked.pinged)
+        await self.post_status(asked.ticket.id)
+        self.poke()
+
+    async def claimed(self, claimed: svc.Claimed) -> None:
+        ticket = claimed.ticket
+        if claimed.space_channel_id is not None:
+            await self.grant(ticket.team_id, int(ticket.claimed_by or 0))
+        await self.update_card(ticket.id)
+        await self.update_status(ticket.id)
+        await self.tell_team(
+            ticket.id, "help.team.claimed", ping_asker=True, mentor=f"<@{ticket.claimed_by}>"
+        )
+        self.poke()
+
+    async def requeued(self, back: svc.Requeued) -> None:
+        await self.revoke(back.ticket.team_id, back.mentor_id)
+        await self.update_card(back.ticket.id)
+        await self.update_status(back.ticket.id)
+        if back.reason == "idle":
+            await self.ping(
+                back.ticket.id,
+                "help.ping.idle_mentor",
+                [back.mentor_id],
+                minutes=self.bot.settings.help.idle_claim_minutes,
+            )
+        if back.pinged:
+            await self.ping(back.ticket.id, "help.ping.back", back.pinged)
+        await self.tell_team(back.ticket.id, f"help.team.requeued.{back.reason}")
+        self.poke()
+
+    async def closed(self, closed: svc.Closed, *, by_team: bool = False) -> None:
+        ticket = closed.ticket
+        await self.revoke(ticket.team_id, closed.mentor_id)
+        await self.update_card(ticket.id)
+        await self.update_status(ticket.id)
+        if ticket.status == "resolved":
+            await self.tell_team(
+                ticket.id,
+                "help.team.resolved",
+                mentor=f"<@{ticket.resolved_by}>",
+                view=views.rating_view(ticket.id, ticket.lang),
+            )
+        elif ticket.status == "expired":
+            await self.tell_team(
+                ticket.id, "help.team.expired", minutes=self.bot.settings.help.expiry_minutes
+            )
+        elif by_team and closed.mentor_id is not None:
+            await self.ping(ticket.id, "help.ping.cancelled", [closed.mentor_id])
+        self.poke()
+
+    # -- timers -------------------------------------------------------------------
+
+    async def on_escalate(self, bot: HackBot, timer: Timer, late: bool) -> None:
+        payload = timer.payload
+        async with bot.db.begin() as session:
+            step = await svc.escalate(
+                session,
+                bot.settings,
+                bot.clock.now(),
+                int(payload["ticket"]),
+                int(payload["epoch"]),
+                int(payload["step"]),
+            )
+        if step is None:
+            return
+        if step.kind == "organisers":
+            role = self._role(bot.settings.roles.organiser)
+            await self.ping(
+                step.ticket.id, "help.ping.organisers", [], role, minutes=step.waited_minutes
+            )
+        elif step.pinged:
+            await self.ping(
+                step.ticket.id, "help.ping.wider", step.pinged, minutes=step.waited_minutes
+            )
+        else:
+            log.info(
+                "ticket %s: escalation step %s found no free mentor", step.ticket.id, step.step
+            )
+
+    async def on_expire(self, bot: HackBot, timer: Timer, late: bool) -> None:
+        async with bot.db.begin() as session:
+            closed = await svc.expire(
+                session, bot.clock.now(), int(timer.payload["ticket"]), int(timer.payload["epoch"])
+            )
+        if closed is not None:
+            await self.closed(closed)
+
+    async def on_idle(self, bot: HackBot, timer: Timer, late: bool) -> None:
+        async with bot.db.begin() as session:
+            back = await svc.idle_check(
+                session,
+                bot.settings,
+                bot.timers,
+                bot.clock.now(),
+                int(timer.payload["ticket"]),
+                int(timer.payload["claims"]),
+            )
+        if back is not None:
+            await self.requeued(back)
+
+    async def on_refresh(self, bot: HackBot, timer: Timer, late: bool) -> None:
+        await self.refresh()
+
+    # -- the throttled refresh of positions -------------------------------------
+
+    def poke(self) -> None:
+        """The queue moved: refresh status messages soon (one pass at a time)."""
+        self._dirty = True
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = asyncio.create_task(
+                self._refresh_loop(), name=f"{JOB_TASK_PREFIX}help-refresh"
+            )
+
+    async def _refresh_loop(self) -> None:
+        while self._dirty and not self.bot.is_closed():
+            self._dirty = False
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("help queue status refresh failed")
+                return
+
+    async def refresh(self) -> None:
+        """Edit the status messages worth editing; set a timer for those throttled."""
+        while True:
+            now = self.bot.clock.now()
+            async with self.bot.db.read() as session:
+                plan = await svc.refresh_plan(session, self.bot.settings, now, EDITS_PER_PASS)
+                tickets = {
+                    e.ticket_id: await session.get(HelpTicket, e.ticket_id) for e in plan.edits
+                }
+            for edit in plan.edits:
+                ticket = tickets[edit.ticket_id]
+                if ticket is not None:
+                    await self._edit_status(ticket, edit.display)
+                    await asyncio.sleep(EDIT_PAUSE_S)
+            if plan.later is not None and plan.later > now:
+                await self._refresh_at(plan.later)
+            if len(plan.edits) < EDITS_PER_PASS or self.bot.is_closed():
+                return
+
+    async def _refresh_at(self, due: datetime) -> None:
+        seconds = math.ceil(due.timestamp() / REFRESH_GRANULARITY_S) * REFRESH_GRANULARITY_S
+        rounded = datetime.fromtimestamp(seconds, tz=due.tzinfo)
+        async with self.bot.db.begin() as session:
+            await self.bot.timers.add(
+                session, svc.REFRESH, rounded, {}, dedupe_key=f"help:refresh:{seconds}"
+            )
+
+    async def queue_closed_notice(self, waiting: list[HelpTicket], message: str | None) -> int:
+        """Tell the teams still waiting that the queue closed (through the broadcast engine:
+        stored, paced, resumed after a restart). Returns how many spaces are told."""
+        from bot.services import broadcasts
+
+        spaces = sorted({t.status_channel_id for t in waiting if t.status_channel_id})
+        if not spaces:
+            return 0
+        now = self.bot.clock.now()
+        async with self.bot.db.begin() as session:
+            broadcast = await broadcasts.create(
+                session,
+                kind="help_closed",
+                target="help_waiting",
+                destinations=[broadcasts.Destination(c) for c in spaces],
+                now=now,
+                lang=self.lang,
+                title=t("help.closed_notice.title", self.lang),
+                body=message or t("help.closed_notice.body", self.lang),
+                footer=t("help.closed_notice.footer", self.lang),
+            )
+            broadcast_id = broadcast.id
+        try:
+            from cogs.broadcasts import runner_of
+
+            runner_of(self.bot).start(broadcast_id)
+        except RuntimeError:
+            log.warning("broadcasts are not loaded: the queue-closed notice waits for them")
+        return len(spaces)
+
+
+def _users(ids: list[int]) -> discord.AllowedMentions:
+    return discord.AllowedMentions(
+        everyone=False,
+        roles=False,
+        users=[discord.Object(id=u) for u in ids] if ids else False,
+        replied_user=False,
+    )
+
+
+def desk_of(bot: HackBot) -> HelpDesk:
+    desk = getattr(bot, "help_desk", None)
+    if desk is None:
+        desk = HelpDesk(bot)
+        bot.help_desk = desk  # type: ignore[attr-defined]
+    return desk
