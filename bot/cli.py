@@ -169,6 +169,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(lang=args.lang or cli_lang(), verbose=args.verbose))
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.services.exports import collect, write_files
+
+    lang = cli_lang()
+    try:
+        settings = _load(args.config)
+    except ConfigError as error:
+        return _fail(_config_problems(error, lang))
+    lang = cli_lang(settings)
+    try:
+        written = write_files(asyncio.run(collect(settings)), Path(args.out))
+    except HackbotError as error:
+        return _fail(t(error.key, lang, **error.params), 1)
+    for path, rows in written:
+        print(t("exports.cli.written", lang, path=path, rows=rows))
+    print(t("exports.cli.done", lang, dir=Path(args.out).resolve()))
+    return 0
+
+
 def cmd_invite_url(args: argparse.Namespace) -> int:
     from bot.permissions import invite_url
 
@@ -219,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true")
     cmds.set_defaults(func=cmd_commands)
+
+    export = sub.add_parser(
+        "export", help="write participants, teams, submissions, scores (and tickets) as CSV"
+    )
+    export.add_argument("--config")
+    export.add_argument("--out", default=".", help="directory for the CSV files (default: .)")
+    export.set_defaults(func=cmd_export)
 
     invite = sub.add_parser(
         "invite-url", help="print the link that invites the bot with the permissions it needs"

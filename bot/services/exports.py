@@ -331,3 +331,31 @@ async def build(
         if made is not None:
             out.append(made)
     return out
+
+
+async def collect(settings: Settings) -> list[Export]:
+    """Every export, read from the configured database (for ``hackbot export``)."""
+    from bot.db import Database
+    from bot.migrations import ensure_schema
+
+    db = Database(settings.database.url)
+    try:
+        await ensure_schema(db, auto_upgrade=False)
+        async with db.read() as session:
+            return await build(session, settings)
+    finally:
+        await db.dispose()
+
+
+def write_files(made: list[Export], out_dir: Any) -> list[tuple[Any, int]]:
+    """Write exports into ``out_dir`` (created if missing); (path, rows) for each."""
+    from pathlib import Path
+
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for export in made:
+        path = directory / export.filename
+        path.write_bytes(export.data)
+        written.append((path, export.rows))
+    return written
