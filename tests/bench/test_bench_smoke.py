@@ -24,6 +24,7 @@ TINY = {
         "--max-rate", "9", "--step-seconds", "1", "--latency-ms", "5",
     ],
     "members": ["--members", "1200", "--baseline", "3", "--hold-seconds", "0"],
+    "autoform": ["--participants", "300", "--challenges", "6", "--repeat", "1"],
 }  # fmt: skip
 
 
@@ -72,12 +73,31 @@ def check_members(data: dict) -> None:
     assert big["peak_rss_mb"] >= big["rss_mb"] > 0
 
 
-CHECKS = {"latency": check_latency, "members": check_members}
+def check_autoform(data: dict) -> None:
+    results = data["results"]
+    assert results["candidates"] == 300
+    figures = results["figures"]
+    assert figures["placed"] + figures["unplaced"] == 300
+    assert figures["min_size"] >= 2 and figures["max_size"] <= 5  # [teams] defaults
+    assert figures["wishes"] > 0  # the realistic mix has wishes
+    # The confirmed write put every planned person in a team, nobody twice.
+    assert results["applied"]["placed"] == figures["placed"] == results["timings"]["placed_in_db"]
+    assert results["applied"]["created"] == figures["new_teams"]
+
+
+CHECKS = {"latency": check_latency, "members": check_members, "autoform": check_autoform}
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_bench_on_sqlite(name, tmp_path):
     CHECKS[name](run_bench(name, tmp_path))
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="needs HACKBOT_TEST_DATABASE_URL")
+def test_autoform_on_postgresql(tmp_path):
+    data = run_bench("autoform", tmp_path, "--database", str(PG_URL))
+    check_autoform(data)
 
 
 @pytest.mark.postgres
