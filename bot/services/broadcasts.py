@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -411,6 +412,16 @@ class Pacer:
 
 
 Progress = Callable[[Report], Awaitable[None]]
+
+#: How long one delivery may take (claim, send with Discord's latency, confirm) before
+#: the sends in flight can no longer keep the pace.
+SEND_BUDGET_S = 0.5
+
+
+def concurrency_for(per_second: float) -> int:
+    """Sends in flight a fan-out needs to keep ``per_second`` when each takes up to
+    :data:`SEND_BUDGET_S` (at least 4; the pacer, not this, bounds the rate)."""
+    return max(4, math.ceil(per_second * SEND_BUDGET_S))
 
 
 async def deliver(

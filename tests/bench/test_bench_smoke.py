@@ -25,6 +25,8 @@ TINY = {
     ],
     "members": ["--members", "1200", "--baseline", "3", "--hold-seconds", "0"],
     "autoform": ["--participants", "300", "--challenges", "6", "--repeat", "1"],
+    # The largest headroom leaves about 40 channels: the other spaces are private threads.
+    "fanout": ["--teams", "60", "--headroom", "450", "--latency-ms", "5"],
 }  # fmt: skip
 
 
@@ -85,7 +87,23 @@ def check_autoform(data: dict) -> None:
     assert results["applied"]["created"] == figures["new_teams"]
 
 
-CHECKS = {"latency": check_latency, "members": check_members, "autoform": check_autoform}
+def check_fanout(data: dict) -> None:
+    results = data["results"]
+    assert results["destinations"] == 60 and results["finished"]
+    spaces = results["spaces"]
+    assert spaces["channels"] >= 1 and spaces["threads"] >= 1  # both kinds of space
+    assert spaces["channels"] + spaces["threads"] == 60
+    assert results["exactly_once"] == 60  # every space got the message, once
+    assert results["final_text"] == "Done: 60 of 60 delivered, 0 failed."
+    assert results["violations"] == [] and results["bot_error_lines"] == 0
+
+
+CHECKS = {
+    "latency": check_latency,
+    "members": check_members,
+    "autoform": check_autoform,
+    "fanout": check_fanout,
+}
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
