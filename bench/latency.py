@@ -46,13 +46,82 @@ class Action:
     option: str | None = None
     options: Callable[[Load, Any], dict[str, Any]] | None = None
     typed: Callable[[Load, Any], str] | None = None
+    # Who sends it: a group of :func:`populate` ("unregistered", "registered" (in a team
+    # or not), "free" (registered, no team), "team" (in a team)); None: any member.
+    who: str | None = None
 
 
-# The realistic mix. Each feature adds its rows (register, team join, help ask, submit,
-# their autocompletes) with weights that reflect how often members use them.
+def _team_name(load: Load, member: Any) -> dict[str, Any]:
+    return {"team": load.rng.choice(load.extra["team_names"])}
+
+
+def _challenge(load: Load, member: Any) -> dict[str, Any]:
+    return {"challenge": str(load.rng.choice(load.extra["challenge_ids"]))}
+
+
+def _help(load: Load, member: Any) -> dict[str, Any]:
+    return {
+        "topic": load.rng.choice(["python", "react", "design", "data", "pitch"]),
+        "description": "Our build fails when we deploy, could someone look?",
+    }
+
+
+def _name_prefix(load: Load, member: Any) -> str:
+    """What someone typing a team or challenge name has typed so far."""
+    return load.rng.choice(["", "t", "te", "team 1", "c", "challenge 2"])
+
+
+# The realistic mix at a busy moment of team formation: the weights are how often members
+# send each (per 100 or so). Modals (/register, /submit) are measured until the form
+# opens: the form's submit cannot be fired at rate from outside.
 MIX: list[Action] = [
-    Action("about", "about", weight=1.0),
+    Action("about", "about", weight=6),
+    Action("schedule", "schedule", weight=4),
+    Action("register (form opens)", "register", weight=8, who="unregistered"),
+    Action("profile", "profile", weight=4, who="registered"),
+    Action("team list", "team list", weight=6, who="registered"),
+    Action("team info", "team info", weight=4, options=_team_name, who="registered"),
+    Action(
+        "team info [team]",
+        "team info",
+        8,
+        "autocomplete",
+        "team",
+        typed=_name_prefix,
+        who="registered",
+    ),
+    Action("team join", "team join", weight=6, options=_team_name, who="free"),
+    Action(
+        "team join [team]", "team join", 10, "autocomplete", "team", typed=_name_prefix, who="free"
+    ),
+    Action("challenge list", "challenge list", weight=4),
+    Action("challenge info", "challenge info", weight=4, options=_challenge),
+    Action(
+        "challenge info [challenge]",
+        "challenge info",
+        6,
+        "autocomplete",
+        "challenge",
+        typed=_name_prefix,
+    ),
+    Action("help ask", "help ask", weight=3, options=_help, who="team"),
+    Action("help status", "help status", weight=2, who="team"),
+    Action("submit (form opens)", "submit", weight=3, who="team"),
 ]
+
+#: Commands found registered but left out of the mix (they change who is where in ways
+#: that would drain the groups above, or are for other audiences).
+NOT_IN_MIX = {
+    "team leave",
+    "help cancel",
+    "judge next",
+    "mentor duty on",
+    "mentor duty off",
+    "mentor queue",
+    "team recruit",
+    "lft",
+    "problem submit",
+}
 
 
 @dataclass
@@ -63,6 +132,165 @@ class Load:
     members: list[Any]
     rng: random.Random
     extra: dict[str, Any]
+
+
+# -- the event's state ------------------------------------------------------------------------
+
+
+async def populate(
+    sb: Any,
+    members: list[Any],
+    rng: random.Random,
+    *,
+    challenges: int,
+    registered_share: float,
+    in_team_share: float,
+) -> dict[str, Any]:
+    """The state members act on, written to the bot's database in bulk (and team spaces in
+    the sandbox, as in the ``fanout`` benchmark): ``challenges`` challenges with a channel
+    each, ``registered_share`` of the members registered (a profile), ``in_team_share`` of
+    those in teams of four (half of the teams open to direct joins), every team with its
+    space. Returns the groups the mix draws from, the team names and challenge ids."""
+    from sqlalchemy import insert
+
+    from bench.autoform import make_people
+    from bench.fanout import make_spaces
+    from bot.clock import utcnow
+    from bot.db import Database
+    from bot.models import Challenge, Member, Profile, Team, TeamMember
+    from sandbox.server import state as st
+
+    now = utcnow()
+    shuffled = list(members)
+    rng.shuffle(shuffled)
+    registered = shuffled[: round(len(shuffled) * registered_share)]
+    unregistered = shuffled[len(registered) :]
+    in_team = registered[: round(len(registered) * in_team_share) // 4 * 4]
+    free = registered[len(in_team) :]
+    team_count = len(in_team) // 4
+    spaces, _ = make_spaces(sb, team_count)
+    challenge_channels = [
+        sb.server.create_channel(sb.guild, {"name": f"challenge-{i + 1}", "type": st.GUILD_TEXT})
+        for i in range(challenges)
+    ]
+    await sb.settle()
+    db = Database(sb.settings.database.url)
+    try:
+        async with db.begin() as session:
+            challenge_ids = list(
+                (
+                    await session.scalars(
+                        insert(Challenge).returning(Challenge.id, sort_by_parameter_order=True),
+                        [
+                            {
+                                "slug": f"challenge-{i + 1}",
+                                "name": f"Challenge {i + 1}",
+                                "name_folded": f"challenge {i + 1}",
+                                "summary": "A problem worth a weekend",
+                                "description": "",
+                                "mentor_skills": [],
+                                "position": i,
+                                "channel_id": int(channel["id"]),
+                                "listing": {},
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                            for i, channel in enumerate(challenge_channels)
+                        ],
+                    )
+                ).all()
+            )
+            people = make_people(len(registered), challenge_ids, 0.65, rng.randrange(1 << 30))
+            member_ids = list(
+                (
+                    await session.scalars(
+                        insert(Member).returning(Member.id, sort_by_parameter_order=True),
+                        [
+                            {
+                                "discord_id": m.id,
+                                "display_name": m.name,
+                                "locale": None,
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                            for m in registered
+                        ],
+                    )
+                ).all()
+            )
+            await session.execute(
+                insert(Profile),
+                [
+                    {
+                        "member_id": member_id,
+                        "display_name": m.name,
+                        "registered_at": now,
+                        "autoform": True,
+                        "created_at": now,
+                        "updated_at": now,
+                        **person,
+                    }
+                    for member_id, m, person in zip(member_ids, registered, people, strict=True)
+                ],
+            )
+            team_ids = list(
+                (
+                    await session.scalars(
+                        insert(Team).returning(Team.id, sort_by_parameter_order=True),
+                        [
+                            {
+                                "name": f"Team {i + 1}",
+                                "name_folded": f"team {i + 1}",
+                                "slug": f"team-{i + 1}",
+                                "description": "",
+                                "challenge_id": rng.choice(challenge_ids),
+                                "captain_member_id": member_ids[4 * i],
+                                "open": i % 2 == 0,
+                                "looking_for": [],
+                                "space_kind": spaces[i][0],
+                                "channel_id": spaces[i][1],
+                                "created_at": now,
+                                "updated_at": now,
+                            }
+                            for i in range(team_count)
+                        ],
+                    )
+                ).all()
+            )
+            if team_ids:
+                await session.execute(
+                    insert(TeamMember),
+                    [
+                        {"team_id": team_ids[i // 4], "member_id": member_ids[i], "joined_at": now}
+                        for i in range(len(in_team))
+                    ],
+                )
+    finally:
+        await db.dispose()
+    # The members of each team may see its channel, as the space manager would have set.
+    allow = str(0x400 | 0x800 | 0x10000)  # view, send, read history
+    for i, (_, channel_id) in enumerate(spaces):
+        channel = sb.guild.channels[str(channel_id)]
+        for m in in_team[4 * i : 4 * i + 4]:
+            channel["permission_overwrites"].append(
+                {"id": str(m.id), "type": 1, "allow": allow, "deny": "0"}
+            )
+    participant = next(
+        (r for r in sb.guild.roles.values() if r["name"] == sb.settings.roles.participant), None
+    )
+    if participant is not None:
+        for m in registered:
+            sb.guild.members[str(m.id)].setdefault("roles", []).append(participant["id"])
+    return {
+        "groups": {
+            "unregistered": unregistered,
+            "registered": registered,
+            "free": free,
+            "team": in_team,
+        },
+        "team_names": [f"Team {i + 1}" for i in range(team_count)],
+        "challenge_ids": challenge_ids,
+    }
 
 
 # -- choosing the actions ---------------------------------------------------------------------
@@ -98,6 +326,8 @@ def available_actions(sb: Any) -> tuple[list[Action], list[str]]:
     skipped = [f"{a.label} (/{a.command} not registered)" for a in MIX if a not in actions]
     listed = {(a.command, a.kind, a.option) for a in MIX}
     for path, options in sorted(registered.items()):
+        if path in NOT_IN_MIX:
+            continue
         if (path, "slash", None) not in listed and not any(o.get("required") for o in options):
             actions.append(Action(path, path, weight=1.0))
         for option in options:
@@ -171,7 +401,8 @@ async def send_at_rate(
         elif index % 20 == 0:
             await asyncio.sleep(0)  # behind schedule: still let the server work
         action = load.rng.choices(actions, weights)[0]
-        member = load.members[index % len(load.members)]
+        group = load.extra.get("groups", {}).get(action.who) if action.who else None
+        member = load.rng.choice(group) if group else load.members[index % len(load.members)]
         sent.append(Sent(action.label, sender.send(action, member)))
     elapsed = max(loop.time() - began, interval)
     return sent, len(sent) / elapsed if count > 1 else rate
@@ -274,6 +505,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=150.0,
         help="stop the ramp after this many seconds in all (default 150)",
     )
+    parser.add_argument(
+        "--challenges", type=int, default=42, help="challenges in the event (default 42)"
+    )
+    parser.add_argument(
+        "--registered-share",
+        type=float,
+        default=0.7,
+        help="share of the members already registered (default 0.7)",
+    )
+    parser.add_argument(
+        "--in-team-share",
+        type=float,
+        default=0.5,
+        help="share of the registered already in a team of four (default 0.5)",
+    )
     parser.add_argument("--seed", type=int, default=1)
 
 
@@ -288,8 +534,24 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         ]
         for index, member in enumerate(members):
             member.locale = "fr" if index % 2 else "en-US"  # half read French
-        load = Load(sb, members, random.Random(args.seed), {})
+        rng = random.Random(args.seed)
+        extra = await populate(
+            sb,
+            members,
+            rng,
+            challenges=args.challenges,
+            registered_share=args.registered_share,
+            in_team_share=args.in_team_share,
+        )
+        load = Load(sb, members, rng, extra)
         actions, skipped = available_actions(sb)
+        for action in list(actions):
+            if action.who and not extra["groups"][action.who]:
+                actions.remove(action)
+                skipped.append(f"{action.label} (nobody is {action.who!r} at this size)")
+            elif action.options is _team_name and not extra["team_names"]:
+                actions.remove(action)
+                skipped.append(f"{action.label} (no team at this size)")
         if not actions:
             raise SystemExit("the bot registered no command members can run without options")
         sender = Sender(load)
