@@ -245,7 +245,7 @@ class ChallengesCog(commands.Cog):
     ) -> tuple[discord.Embed, discord.ui.View | None]:
         async with self.bot.db.read() as session:
             items, number, pages = await service.page(session, number)
-            counts = {c.id: len(await service.teams_for(session, c.id)) for c in items}
+            counts = await service.team_counts(session, [c.id for c in items])
         embed = discord.Embed(title=t("challenges.list.title", lang), colour=discord.Colour.gold())
         if not items:
             embed.description = t("challenges.list.empty", lang)

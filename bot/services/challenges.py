@@ -438,6 +438,28 @@ def _team_models() -> tuple[Any, Any] | None:
     return Team, TeamMember
 
 
+async def team_counts(session: AsyncSession, challenge_ids: list[int]) -> dict[int, int]:
+    """How many active teams work on each of ``challenge_ids``, in one query (0 when none)."""
+    counts = dict.fromkeys(challenge_ids, 0)
+    models = _team_models()
+    if models is None or not challenge_ids:
+        return counts
+    Team, _ = models
+    query = (
+        select(Team.challenge_id, func.count(Team.id))
+        .where(Team.challenge_id.in_(challenge_ids), Team.archived_at.is_(None))
+        .group_by(Team.challenge_id)
+    )
+    try:
+        async with session.begin_nested():
+            rows = (await session.execute(query)).all()
+    except DBAPIError:
+        log.warning("teams table not readable yet: challenge listings show no teams")
+        return counts
+    counts.update({int(challenge_id): int(n) for challenge_id, n in rows})
+    return counts
+
+
 async def teams_for(session: AsyncSession, challenge_id: int) -> list[TeamLine]:
     """The teams working on a challenge, by name. Empty when the teams feature is absent."""
     models = _team_models()
