@@ -51,6 +51,7 @@ from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -59,12 +60,25 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from bot.errors import HackbotError
+
 log = logging.getLogger(__name__)
 
 Mode = Literal["write", "read", "migrate"]
 
 #: How long a writer waits for the lock before giving up, in milliseconds.
 LOCK_TIMEOUT_MS = 30_000
+
+#: How long a transaction waits for a pooled connection before the user is told the bot is
+#: busy (:class:`Busy`), in seconds: well under Discord's 3-second deadline for a first
+#: answer, so the answer is "try again" rather than "the application did not respond".
+POOL_TIMEOUT_S = 1.0
+
+#: Pooled connections (kept open) and extra ones opened under load, per backend. On
+#: PostgreSQL each is a server connection (its default max_connections is 100); on a
+#: SQLite file each is a thread of aiosqlite.
+POOL_SIZE = {"sqlite": 10, "postgresql": 20}
+MAX_OVERFLOW = {"sqlite": 10, "postgresql": 10}
 
 #: Key of the PostgreSQL advisory lock that serialises write transactions
 #: (the bytes of "hackbot!" as a signed 64-bit integer).
@@ -77,6 +91,12 @@ _MODE_OPTION = "hackbot_mode"
 _writer_task: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
     "hackbot_writer_task", default=None
 )
+
+
+class Busy(HackbotError):
+    """No database connection came free within :data:`POOL_TIMEOUT_S`: the bot is overloaded."""
+
+    key = "performance.busy"
 
 
 class Database:
@@ -99,13 +119,14 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
             _ensure_sqlite_parent(self.url)
-            if pool_size is not None:
-                kwargs["pool_size"] = pool_size
-            if max_overflow is not None:
-                kwargs["max_overflow"] = max_overflow
-        else:
-            kwargs["pool_size"] = 10 if pool_size is None else pool_size
-            kwargs["max_overflow"] = 10 if max_overflow is None else max_overflow
+        if self.dialect == "postgresql" or not _is_sqlite_memory(self.url):
+            # (An in-memory SQLite database has one shared connection and no pool to size.)
+            kwargs["pool_size"] = POOL_SIZE[self.dialect] if pool_size is None else pool_size
+            kwargs["max_overflow"] = (
+                MAX_OVERFLOW[self.dialect] if max_overflow is None else max_overflow
+            )
+            kwargs["pool_timeout"] = POOL_TIMEOUT_S
+        if self.dialect == "postgresql":
             kwargs["pool_pre_ping"] = True
             kwargs["connect_args"] = {"server_settings": {"lock_timeout": str(LOCK_TIMEOUT_MS)}}
 
@@ -150,6 +171,9 @@ class Database:
         try:
             async with self._turn(), self._write_sessions() as session, session.begin():
                 yield session
+        except PoolTimeout as exc:
+            log.warning("no database connection within %.1f s: answering busy", POOL_TIMEOUT_S)
+            raise Busy() from exc
         finally:
             _writer_task.reset(token)
 
@@ -160,8 +184,12 @@ class Database:
         Writes inside it fail. Closing the session ends the transaction
         without expiring what was loaded, so the objects stay usable after.
         """
-        async with self._turn(), self._read_sessions() as session:
-            yield session
+        try:
+            async with self._turn(), self._read_sessions() as session:
+                yield session
+        except PoolTimeout as exc:
+            log.warning("no database connection within %.1f s: answering busy", POOL_TIMEOUT_S)
+            raise Busy() from exc
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
