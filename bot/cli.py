@@ -188,6 +188,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.clock import utcnow
+    from bot.services.backup import NotSqlite, take_backup
+
+    lang = cli_lang()
+    try:
+        settings = _load(args.config)
+    except ConfigError as error:
+        return _fail(_config_problems(error, lang))
+    lang = cli_lang(settings)
+    try:
+        result = take_backup(settings, utcnow(), Path(args.out) if args.out else None)
+    except NotSqlite as error:
+        print(t("backup.cli.postgres", lang, command=error.params["command"]))
+        return 0
+    except HackbotError as error:
+        return _fail(t(error.key, lang, **error.params), 1)
+    print(t("backup.cli.written", lang, path=result.path, size=f"{result.size_bytes / 1e6:.1f}"))
+    for path in result.pruned:
+        print(t("backup.cli.pruned", lang, path=path))
+    return 0
+
+
 def cmd_invite_url(args: argparse.Namespace) -> int:
     from bot.permissions import invite_url
 
@@ -245,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--config")
     export.add_argument("--out", default=".", help="directory for the CSV files (default: .)")
     export.set_defaults(func=cmd_export)
+
+    backup = sub.add_parser(
+        "backup", help="copy the SQLite database safely, even while the bot runs"
+    )
+    backup.add_argument("--config")
+    backup.add_argument(
+        "--out", help="file or folder for the copy (default: the [backup] directory)"
+    )
+    backup.set_defaults(func=cmd_backup)
 
     invite = sub.add_parser(
         "invite-url", help="print the link that invites the bot with the permissions it needs"

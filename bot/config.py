@@ -48,6 +48,7 @@ __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_CONFIG_NAME",
     "PHASE_FEATURES",
+    "BackupSettings",
     "BroadcastSettings",
     "ChallengeSettings",
     "ChannelSettings",
@@ -855,6 +856,19 @@ class LoggingSettings:
 
 
 @section
+class BackupSettings:
+    """[backup]: automatic copies of the SQLite database while the bot runs."""
+
+    # Take a backup every this many minutes while the bot runs (SQLite only).
+    enabled: bool = setting(True)
+    interval_minutes: int = setting(60, min=5, max=1440)
+    # Where the copies go; a relative path is taken from the config file's folder.
+    directory: str = setting("backups", min_len=1, max_len=500, check=_check_nonblank)
+    # How many copies to keep (the oldest are deleted).
+    keep: int = setting(24, min=1, max=1000)
+
+
+@section
 class PhaseSettings:
     """One [[phases]] entry. ``start``/``end`` are aware UTC datetimes.
 
@@ -934,6 +948,7 @@ class Settings:
     problems: ProblemSettings = setting()
     challenges: ChallengeSettings = setting()
     logging: LoggingSettings = setting()
+    backup: BackupSettings = setting()
     timeline: TimelineSettings = setting()
     broadcasts: BroadcastSettings = setting()
     help: HelpSettings = setting()
