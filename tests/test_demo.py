@@ -36,6 +36,15 @@ async def test_demo_runs_and_reads_well_in_french(openapi_validator):
     assert "Des problèmes aux défis" in text and "🔁 N°2 marquée comme doublon de la n°1." in text
     assert "Défi Santé des aînés isolés créé : #sante-des-aines-isoles." in text
 
+    # Mentor help: the right mentor paged, one claim wins, access follows the ticket, a rating.
+    assert "Appelés : Hugo, Priya (les mentors de permanence qui connaissent python" in text
+    assert text.count("Vous avez pris la n°1") + text.count("You took #1") == 1
+    assert text.count("a déjà pris la n°1.") + text.count("already took #1.") == 1
+    assert "voit maintenant #les-herons : oui." in text
+    assert "Accès de" in text and "à #les-herons : non." in text
+    assert "Merci, votre commentaire est enregistré." in text
+    assert "attend depuis 20 min et aucun mentor ne l'a prise. @Orga" in text
+
 
 def test_renderer_turns_discord_markup_into_text():
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -131,7 +131,7 @@ Scene = Callable[[Demo], Awaitable[None]]
 
 def scenes() -> list[Scene]:
     """The story, in order. A feature adds its module in ``bot/demo/`` and one line here."""
-    from bot.demo import challenges, foundation, teams, timeline
+    from bot.demo import challenges, foundation, help, teams, timeline
 
     return [
         foundation.scene_setup,
@@ -140,6 +140,7 @@ def scenes() -> list[Scene]:
         timeline.scene_timeline,
         challenges.scene_funnel,
         teams.scene_teams,
+        help.scene_help,
     ]
 
 

@@ -400,9 +400,7 @@ async def test_the_queue_closes_and_reopens(db):
 
 
 def test_estimates_and_when_a_status_message_is_worth_editing():
-    estimate = svc.Estimator(
-        on_duty=4, capacity=4, busy=4, handling_minutes=20, wait_minutes=None
-    )
+    estimate = svc.Estimator(on_duty=4, capacity=4, busy=4, handling_minutes=20, wait_minutes=None)
     assert estimate.eta(1) == 5  # 1 ticket ahead of the free slots, 4 mentors, 20 min each
     assert estimate.eta(12) == 60
     assert estimate.eta(40) == 210
