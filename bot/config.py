@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal, TypeVar, dataclass_transform
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -52,14 +53,14 @@ __all__ = [
     "BroadcastSettings",
     "ChallengeSettings",
     "ChannelSettings",
-    "CriterionSettings",
     "ConfigError",
+    "CriterionSettings",
     "DatabaseSettings",
     "EventSettings",
     "FormationSettings",
-    "JudgingSettings",
     "HelpSettings",
     "Invalid",
+    "JudgingSettings",
     "LoggingSettings",
     "PhaseSettings",
     "Problem",
@@ -659,7 +660,7 @@ class HelpSettings:
     def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
         _check_select_list(25)(values, path, "topics", ctx)
         steps = values.get("escalation_minutes")
-        if steps and any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        if steps and any(later <= earlier for earlier, later in pairwise(steps)):
             ctx.problem(_join(path, "escalation_minutes"), "config.help.escalation_order")
         expiry = values.get("expiry_minutes")
         if steps and expiry is not None and steps[-1] >= expiry:
@@ -785,69 +786,6 @@ def _validate_criteria(items: list[dict[str, Any] | None], path: str, ctx: _Cont
         seen.add(key)
 
 
-#: Topics offered by /help ask unless the config lists others (challenges are offered too).
-DEFAULT_HELP_TOPICS: tuple[str, ...] = (
-    "python",
-    "javascript",
-    "web",
-    "mobile",
-    "data",
-    "machine learning",
-    "design",
-    "cloud",
-    "hardware",
-    "pitch",
-    "other",
-)
-
-
-def _check_help_topic(value: str, ctx: _Context) -> str:
-    _check_nonblank(value, ctx)
-    if any(ch in value for ch in "@<>"):
-        raise Invalid("config.help.topic_mention", value=value)
-    return " ".join(value.split()).lower()
-
-
-@section
-class HelpSettings:
-    """[help]: the mentor help queue (issue 6)."""
-
-    # How many tickets one mentor may hold at once.
-    max_tickets_per_mentor: int = setting(1, min=1, max=10)
-    # Minutes a ticket waits unclaimed before each escalation step: every step but the last
-    # pings more mentors on duty (any skill), the last pings the organisers. () for none.
-    escalation_minutes: tuple[int, ...] = setting((10, 20), min=1, max=1440)
-    # At most this many mentors are pinged by one step (rotating fairly among those who fit).
-    pings_per_step: int = setting(10, min=1, max=25)
-    # A claimed ticket whose mentor neither resolves it nor presses "Still helping" within
-    # this many minutes goes back to the queue.
-    idle_claim_minutes: int = setting(45, min=5, max=1440)
-    # A ticket waiting unclaimed this long closes, with a message to the team.
-    expiry_minutes: int = setting(120, min=10, max=2880)
-    # Topics /help ask offers (besides the challenges); mentors' skills are matched against them.
-    topics: tuple[str, ...] = setting(
-        DEFAULT_HELP_TOPICS, min_len=1, max_len=50, check=_check_help_topic
-    )
-    # Minutes a team waits between two asks.
-    ask_cooldown_minutes: int = setting(5, min=0, max=1440)
-    # A team's queue position message is edited at most once per this many seconds.
-    status_update_seconds: int = setting(60, min=10, max=3600)
-
-    @classmethod
-    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
-        _check_select_list(25)(values, path, "topics", ctx)
-        steps = values.get("escalation_minutes")
-        if steps and any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
-            ctx.problem(_join(path, "escalation_minutes"), "config.help.escalation_order")
-        expiry = values.get("expiry_minutes")
-        if steps and expiry is not None and steps[-1] >= expiry:
-            ctx.problem(
-                _join(path, "escalation_minutes"),
-                "config.help.escalation_after_expiry",
-                expiry=expiry,
-            )
-
-
 @section
 class LoggingSettings:
     """[logging]: how much the bot writes to its log."""
@@ -957,9 +895,7 @@ class Settings:
     submission_fields: tuple[SubmissionFieldSettings, ...] = setting(
         (), validate_items=_validate_submission_fields
     )
-    judging_criteria: tuple[CriterionSettings, ...] = setting(
-        (), validate_items=_validate_criteria
-    )
+    judging_criteria: tuple[CriterionSettings, ...] = setting((), validate_items=_validate_criteria)
     phases: tuple[PhaseSettings, ...] = setting((), validate_items=_validate_phases)
     config_path: Path | None = setting(None, internal=True)
     base_dir: Path = setting(Path("."), internal=True)

@@ -225,9 +225,6 @@ class KV(Base):
 # --- Feature modules -----------------------------------------------------------
 # Imported last: they use Base and the types above. One line per feature.
 from bot.models.challenges import Challenge as Challenge  # noqa: E402
-from bot.models.problems import ProblemStatement as ProblemStatement  # noqa: E402
-from bot.models.teams import Profile, Team, TeamMember  # noqa: E402, F401
-from bot.models.timeline import Broadcast, Delivery, PhaseMirror  # noqa: E402, F401
 from bot.models.help import HelpMentor, HelpTicket  # noqa: E402, F401
 from bot.models.judging import (  # noqa: E402, F401
     Award,
@@ -237,4 +234,7 @@ from bot.models.judging import (  # noqa: E402, F401
     PairwiseJudge,
     Review,
 )
+from bot.models.problems import ProblemStatement as ProblemStatement  # noqa: E402
 from bot.models.submissions import Submission, SubmissionVersion  # noqa: E402, F401
+from bot.models.teams import Profile, Team, TeamMember  # noqa: E402, F401
+from bot.models.timeline import Broadcast, Delivery, PhaseMirror  # noqa: E402, F401
