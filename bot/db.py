@@ -25,8 +25,16 @@ row and then update it without losing a concurrent update:
   lock, the same single-writer rule as SQLite; reads run ``READ ONLY`` at
   ``REPEATABLE READ`` (one snapshot for the whole read, as on SQLite).
 
+Writers of one process also queue in the process, first come first served
+(``_writer_turn``), before they take a connection: waiting writers then hold no
+pooled connection, and SQLite's busy-wait (whose growing sleeps let late writers
+overtake early ones) is not used between them.
+
 Keep write transactions short: compute first, write, leave; never await a
 Discord call inside ``db.begin()``, every other writer waits meanwhile.
+
+A transaction that gets no pooled connection within :data:`POOL_TIMEOUT_S` raises
+:class:`Busy`, a translated "busy, try again" for the user.
 
 Read and write are told apart by an execution option (``hackbot_mode``) on
 two views of the same engine (``engine.execution_options(...)`` shares the
@@ -147,8 +155,10 @@ class Database:
         # cannot hold two transactions at once: take turns.
         self._memory_lock: asyncio.Lock | None = None
         self._memory_owner: asyncio.Task[Any] | None = None
+        self._write_lock: asyncio.Lock | None = asyncio.Lock()
         if self.dialect == "sqlite" and _is_sqlite_memory(self.url):
             self._memory_lock = asyncio.Lock()
+            self._write_lock = None  # the memory lock already gives one turn at a time
 
     @classmethod
     def for_settings(cls, settings: Any, *, echo: bool = False) -> Database:
@@ -169,7 +179,12 @@ class Database:
             )
         token = _writer_task.set(task)
         try:
-            async with self._turn(), self._write_sessions() as session, session.begin():
+            async with (
+                self._writer_turn(),
+                self._turn(),
+                self._write_sessions() as session,
+                session.begin(),
+            ):
                 yield session
         except PoolTimeout as exc:
             log.warning("no database connection within %.1f s: answering busy", POOL_TIMEOUT_S)
@@ -190,6 +205,27 @@ class Database:
         except PoolTimeout as exc:
             log.warning("no database connection within %.1f s: answering busy", POOL_TIMEOUT_S)
             raise Busy() from exc
+
+    @asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        """Writers of this process queue here, first come first served, before they take a
+        connection. The database would serialise them anyway (SQLite's write lock, the
+        PostgreSQL advisory lock); queueing in the process first keeps waiting writers from
+        holding pooled connections, and avoids SQLite's busy-wait, whose growing sleeps
+        let late writers overtake early ones (seconds of waiting under steady writes)."""
+        if self._write_lock is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(LOCK_TIMEOUT_MS / 1000):
+                await self._write_lock.acquire()
+        except TimeoutError as exc:
+            log.warning("no write turn within %d s: answering busy", LOCK_TIMEOUT_MS // 1000)
+            raise Busy() from exc
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
