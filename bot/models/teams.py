@@ -133,6 +133,8 @@ class TeamRequest(Base):
             "status IN ('pending', 'accepted', 'declined', 'withdrawn')", name="status"
         ),
         Index(None, "team_id", "member_id", "status"),
+        # A member's pending requests and invitations, whatever the team.
+        Index(None, "member_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
