@@ -269,7 +269,12 @@ class SubmitFlow:
             # The modal came from a button of the preview: update that message in place.
             await interaction.response.edit_message(content=text, embed=embed, view=view)
         else:
-            await send(interaction, text, embed=embed, view=view)
+            extra: dict[str, Any] = {}
+            if embed is not None:
+                extra["embed"] = embed
+            if view is not None:
+                extra["view"] = view
+            await send(interaction, text, **extra)
 
 
 class PreviewView(GuardedView):

@@ -326,23 +326,25 @@ async def timing(
     """
     if submission is not None and submission.reopened_until and now <= submission.reopened_until:
         return Timing(None, None, 0, reopened=True)
+    # One read of the timeline and the overrides (this runs on every /submit step).
+    phases = await event_service.timeline(session)
+    forced = await event_service.get_overrides(session)
+    current, _ = event_service.locate(phases, now)
+    opens = event_service.apply_overrides(event_service.scheduled_opens(phases, current), forced)
+    if CAPABILITY in opens:
+        return Timing(None, None, 0)
     if submission is None and team_id is not None:
         if await _reopened_without_submission(session, team_id, now):
             return Timing(None, None, 0, reopened=True)
-    phases = await event_service.timeline(session)
-    if not phases or await timeline_service.is_open(session, CAPABILITY, now):
-        return Timing(None, None, 0)
-    forced = (await timeline_service.overrides(session)).get(CAPABILITY)
     closed_at = timeline_service.window(phases, CAPABILITY, now).closed_at
-    if forced == "closed" or closed_at is None:
+    if forced.get(CAPABILITY) == "closed" or closed_at is None:
         await timeline_service.require_open(session, CAPABILITY, now)  # raises, with when
         raise PhaseClosed(f"timeline.closed.{CAPABILITY}.now")  # pragma: no cover
     grace_until = closed_at + timedelta(seconds=settings.submissions.grace_seconds)
     if now <= grace_until:
         return Timing(closed_at, grace_until, 0)
-    late = now - grace_until
-    # Round up: one microsecond late is one second late, never "0 s late".
-    seconds = int(late.total_seconds()) + (1 if late % timedelta(seconds=1) else 0)
+    # Whole seconds missed; anything under one second still counts as one, never "0 s late".
+    seconds = int((now - grace_until).total_seconds())
     return Timing(closed_at, grace_until, max(1, seconds))
 
 
