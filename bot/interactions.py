@@ -76,6 +76,18 @@ def new_error_id() -> str:
     return secrets.token_hex(4)
 
 
+#: How much of a value an error message quotes back (a pasted 4,000-character name
+#: would push the message past Discord's 2,000-character limit and lose it).
+QUOTE_LIMIT = 100
+
+
+def clip(value: Any, limit: int = QUOTE_LIMIT) -> Any:
+    """``value`` cut to ``limit`` characters with an ellipsis, if it is a long string."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
+
+
 async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
     """The single place where an exception becomes something a user reads."""
     lang = lang_of(interaction)
@@ -90,7 +102,7 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
         log.warning("interaction %s expired before the answer (%.1f s old)", interaction.id, age)
         return
     if isinstance(error, HackbotError):
-        message = t(error.key, lang, **error.params)
+        message = t(error.key, lang, **{k: clip(v) for k, v in error.params.items()})
     elif isinstance(error, NotOrganiser):
         message = t("error.organiser_only", lang)
     elif isinstance(error, app_commands.NoPrivateMessage):
