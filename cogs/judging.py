@@ -443,9 +443,8 @@ class Judging(commands.Cog):
     def reveal_text(
         self, info: results.Reveal, lang: str, number: int, total: int
     ) -> tuple[str, str, str]:
-        place = t(
-            "judging.ceremony.place", lang, medal=MEDALS.get(info.place, "🏅"), place=info.place
-        )
+        key = "judging.ceremony.place_first" if info.place == 1 else "judging.ceremony.place"
+        place = t(key, lang, medal=MEDALS.get(info.place, "🏅"), place=info.place)
         if info.challenge_name:
             where = t("judging.ceremony.challenge", lang, challenge=info.challenge_name)
         else:
@@ -585,8 +584,11 @@ class AdminJudging(commands.Cog):
                     session, self.bot.settings, self.bot.clock.now(), inner.user.id, kind, entries
                 )
                 round_no = await service.current_round(session)
+            command = self.bot.command_ids.mention("admin judging ceremony", lang)
             await inner.response.edit_message(
-                content=t(f"judging.saved.{kind}", lang, count=len(saved), round=round_no),
+                content=t(
+                    f"judging.saved.{kind}", lang, count=len(saved), round=round_no, command=command
+                ),
                 embed=embed,
                 view=None,
             )

@@ -26,6 +26,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.admin import attach_to_admin
+from bot.commands_meta import localized_path
 from bot.errors import HackbotError, InvalidInput
 from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, organiser_only, report_error, send
@@ -56,6 +57,8 @@ def ts(moment, style: str = "F") -> str:
 def error_text(error: HackbotError, lang: str) -> str:
     """A domain error as the member reads it (lateness in words, not seconds)."""
     params = dict(error.params)
+    if isinstance(error, service.StaleVersion):
+        params["command"] = "/" + localized_path("submit", lang)
     if isinstance(error, service.LateSubmission):
         params["missed_by"] = service.format_delay(int(params["missed_by"]), lang)
     if (
@@ -619,7 +622,14 @@ class Submissions(commands.Cog):
             )
             return
         key = "submissions.done_first" if stored.created else "submissions.done_edit"
-        text = t(key, lang, version=stored.version, at=ts(stored.at), team=stored.team_name)
+        text = t(
+            key,
+            lang,
+            version=stored.version,
+            at=ts(stored.at),
+            team=stored.team_name,
+            command=self.bot.command_ids.mention("submit", lang),
+        )
         if stored.late_seconds:
             text += "\n" + t(
                 "submissions.done_late",
@@ -704,7 +714,12 @@ class AdminSubmissions(commands.Cog):
             channel = self.bot.get_partial_messageable(channel_id, guild_id=self.bot.guild_id)
             try:
                 await channel.send(
-                    t("submissions.reopen.team_note", self.main.publisher.lang, until=ts(until)),
+                    t(
+                        "submissions.reopen.team_note",
+                        self.main.publisher.lang,
+                        until=ts(until),
+                        command=self.bot.command_ids.mention("submit", self.main.publisher.lang),
+                    ),
                     allowed_mentions=discord.AllowedMentions.none(),
                 )
             except discord.HTTPException as error:

@@ -44,6 +44,13 @@ async def test_demo_runs_and_reads_well_in_french(openapi_validator):
     assert "Accès de" in text and "à #les-herons : non." in text
     assert "Merci, votre commentaire est enregistré." in text
     assert "attend depuis 20 min et aucun mentor ne l'a prise. @Orga" in text
+    # Submissions, judging and the winners: a bad link refused, a receipt, a ceremony, an export.
+    assert "« Dépôt du code (lien) » doit commencer par https:// (ou http://)" in text
+    assert "✅ Soumis pour Les Hérons : version 1, reçue le" in text
+    assert "📬 Soumission reçue : version 1, le" in text
+    assert "2 projets · 4 avis · 2 jurés" in text
+    assert "🏆 Lauréat 2 sur 2 · Classement général · 🥇 1ʳᵉ place" in text
+    assert "• submissions.csv : 2 lignes" in text
 
 
 def test_renderer_turns_discord_markup_into_text():

@@ -131,7 +131,7 @@ Scene = Callable[[Demo], Awaitable[None]]
 
 def scenes() -> list[Scene]:
     """The story, in order. A feature adds its module in ``bot/demo/`` and one line here."""
-    from bot.demo import challenges, foundation, help, teams, timeline
+    from bot.demo import challenges, foundation, help, submissions, teams, timeline
 
     return [
         foundation.scene_setup,
@@ -141,6 +141,7 @@ def scenes() -> list[Scene]:
         challenges.scene_funnel,
         teams.scene_teams,
         help.scene_help,
+        submissions.scene_submissions,
     ]
 
 

@@ -143,7 +143,7 @@ async def test_rubric_cards_status_winners_and_a_timed_ceremony(start_sandbox):
     await sb.restart_bot()  # the next reveal is a stored timer
     await sb.advance(seconds=31)
     reveals = [m for m in news.messages if m["content"].startswith("🏆")]
-    assert [m["content"] for m in reveals][-1] == "🏆 Winner 2 of 2 · Overall · 🥇 place 1"
+    assert [m["content"] for m in reveals][-1] == "🏆 Winner 2 of 2 · Overall · 🥇 1st place"
     assert reveals[-1]["embeds"][0]["title"] == first_title
     await sb.advance(minutes=5)
     assert len([m for m in news.messages if m["content"].startswith("🏆")]) == 2  # no repeat
