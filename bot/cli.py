@@ -130,6 +130,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 async def _command_tree():
+    """The bot with every cog loaded, never connected: for describing its commands.
+    Close it with :func:`_close_offline`."""
     from bot.app import create_bot
     from bot.config import default_config_dict, settings_from_dict
     from bot.db import Database
@@ -140,6 +142,13 @@ async def _command_tree():
     return bot
 
 
+async def _close_offline(bot) -> None:
+    """Unload the cogs (cancelling any work they scheduled on load) and release the database."""
+    for name in list(bot.extensions):
+        await bot.unload_extension(name)
+    await bot.db.dispose()
+
+
 def cmd_commands(args: argparse.Namespace) -> int:
     from bot.commands_export import describe, markdown
 
@@ -148,7 +157,7 @@ def cmd_commands(args: argparse.Namespace) -> int:
         try:
             return describe(bot.tree)
         finally:
-            await bot.db.dispose()
+            await _close_offline(bot)
 
     data = asyncio.run(build())
     if args.json:

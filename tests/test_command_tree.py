@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from discord import app_commands
 
-from bot.cli import _command_tree
+from bot.cli import _close_offline, _command_tree
 from bot.commands_export import README_END, README_START, describe, markdown
 from bot.commands_meta import AUDIENCES, audience, description_key, name_key
 from bot.i18n import catalogue
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 async def bot():
     bot = await _command_tree()
     yield bot
-    await bot.db.dispose()
+    await _close_offline(bot)
 
 
 async def payloads(bot) -> list[dict]:
