@@ -3,6 +3,7 @@ extends the deadline and broadcasts, and everything shows in #announcements."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -84,6 +85,12 @@ async def scene_timeline(demo: Demo) -> None:
     demo.show(nadia, preview)
     done = await preview.click("Envoyer")
     demo.interactions += 1
+    # The fan-out runs in the background (its progress edits the organiser's message):
+    # let it finish before showing the final report.
+    from cogs.broadcasts import runner_of
+
+    fanouts = list(runner_of(sb.bot).tasks.values())
+    await asyncio.gather(*fanouts, return_exceptions=True)
     await sb.settle()
     demo.show(nadia, done)
     feed.show()
