@@ -403,11 +403,15 @@ class Pacer:
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            wait = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if wait > 0:
+        # A slot is granted only when it is really due, measured when granting: senders that
+        # wake up late (a busy event loop) never go out in a burst to catch up.
+        while True:
+            async with self._lock:
+                now = time.monotonic()
+                if now >= self._next:
+                    self._next = now + self.interval
+                    return
+                wait = self._next - now
             await asyncio.sleep(wait)
 
 
