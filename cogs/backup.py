@@ -33,9 +33,7 @@ TASK_NAME = f"{JOB_TASK_PREFIX}backup"
 
 def enabled(bot: HackBot) -> bool:
     settings = bot.settings
-    return (
-        settings.backup.enabled and backup_service.sqlite_path(settings.database.url) is not None
-    )
+    return settings.backup.enabled and backup_service.sqlite_path(settings.database.url) is not None
 
 
 async def schedule_next(bot: HackBot) -> bool:

@@ -15,7 +15,9 @@ def test_vendored_spec_is_present_with_its_licence():
     assert (VENDORED.parent / "LICENSE").exists() and (VENDORED.parent / "SOURCE").exists()
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="no ../shared/discord-api-spec next to this checkout")
+@pytest.mark.skipif(
+    not SHARED.exists(), reason="no ../shared/discord-api-spec next to this checkout"
+)
 def test_vendored_spec_matches_the_shared_one():
     assert VENDORED.read_bytes() == SHARED.read_bytes(), (
         "../shared/discord-api-spec changed: copy it to sandbox/discord-api-spec/"

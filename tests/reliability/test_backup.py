@@ -149,9 +149,7 @@ def test_cli_backup_refuses_to_overwrite_the_database(tmp_path, capsys, monkeypa
     )
 
 
-async def test_the_bot_backs_up_on_a_stored_timer_and_a_restored_copy_runs(
-    start_sandbox, tmp_path
-):
+async def test_the_bot_backs_up_on_a_stored_timer_and_a_restored_copy_runs(start_sandbox, tmp_path):
     sb = await start_sandbox({"backup": {"interval_minutes": 30, "keep": 3}})
     ana = await sb.add_member("ana", locale="en-US")
     await register(ana, name="Ana Restored")
