@@ -504,61 +504,6 @@ MAX_PROBLEM_THEMES = 20
 
 
 @section
-class TimelineSettings:
-    """[timeline]: deadline reminders, the countdown, the scheduled-events mirror."""
-
-    # Minutes before each deadline at which a reminder is posted (24 h, 1 h, 15 min).
-    reminder_offsets_minutes: tuple[int, ...] = setting((1440, 60, 15), min=1, max=20160)
-    # A phase end is a deadline when it closes one of these (open now, not open right after).
-    deadlines: frozenset[str] = setting(
-        frozenset({"registration", "team_changes", "submissions"}), check=_check_feature
-    )
-    # Which role the reminders and phase announcements ping in the announcements channel.
-    reminder_ping: Literal["participant", "everyone", "none"] = setting("participant")
-    # Announce what opened and closed at every phase change.
-    announce_changes: bool = setting(True)
-    # Keep a pinned countdown message in the announcements channel.
-    countdown: bool = setting(True)
-    # Mirror the phases as Discord scheduled events (at most this many not yet ended).
-    scheduled_events: bool = setting(True)
-    scheduled_events_max: int = setting(20, min=1, max=100)
-
-    @classmethod
-    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
-        offsets = values.get("reminder_offsets_minutes")
-        if offsets is not None and len(set(offsets)) != len(offsets):
-            repeated = next(o for o in offsets if offsets.count(o) > 1)
-            ctx.problem(
-                _join(path, "reminder_offsets_minutes"),
-                "config.reminder_offset_repeated",
-                value=repeated,
-            )
-
-
-@section
-class BroadcastSettings:
-    """[broadcasts]: how fast a message to many channels goes out."""
-
-    # Messages per second a fan-out may send (Discord allows 50 requests per second for
-    # the whole bot; interaction answers do not count; the rest is left for other work).
-    # 45 keeps a 1,500-space fan-out within 1.2x the 30 s the global limit allows.
-    max_per_second: int = setting(45, min=1, max=45)
-    # How often the organiser's progress message is edited, in seconds.
-    progress_every_seconds: int = setting(2, min=1, max=60)
-
-
-def _check_theme(value: str, ctx: _Context) -> str:
-    _check_nonblank(value, ctx)
-    if value != value.strip():
-        raise Invalid("config.problems.theme_spaces", value=value)
-    return value
-
-
-#: Discord allows 20 tags on a forum channel; each problem theme is one tag.
-MAX_PROBLEM_THEMES = 20
-
-
-@section
 class ProblemSettings:
     """[problems]: the problem-statement funnel (issue 5)."""
 
@@ -609,67 +554,48 @@ class ChallengeSettings:
     role_reserve: int = setting(50, min=0, max=240)
 
 
-#: Topics offered by /help ask unless the config lists others (challenges are offered too).
-DEFAULT_HELP_TOPICS: tuple[str, ...] = (
-    "python",
-    "javascript",
-    "web",
-    "mobile",
-    "data",
-    "machine learning",
-    "design",
-    "cloud",
-    "hardware",
-    "pitch",
-    "other",
-)
-
-
-def _check_help_topic(value: str, ctx: _Context) -> str:
-    _check_nonblank(value, ctx)
-    if any(ch in value for ch in "@<>"):
-        raise Invalid("config.help.topic_mention", value=value)
-    return " ".join(value.split()).lower()
-
-
 @section
-class HelpSettings:
-    """[help]: the mentor help queue (issue 6)."""
+class TimelineSettings:
+    """[timeline]: deadline reminders, the countdown, the scheduled-events mirror."""
 
-    # How many tickets one mentor may hold at once.
-    max_tickets_per_mentor: int = setting(1, min=1, max=10)
-    # Minutes a ticket waits unclaimed before each escalation step: every step but the last
-    # pings more mentors on duty (any skill), the last pings the organisers. () for none.
-    escalation_minutes: tuple[int, ...] = setting((10, 20), min=1, max=1440)
-    # At most this many mentors are pinged by one step (rotating fairly among those who fit).
-    pings_per_step: int = setting(10, min=1, max=25)
-    # A claimed ticket whose mentor neither resolves it nor presses "Still helping" within
-    # this many minutes goes back to the queue.
-    idle_claim_minutes: int = setting(45, min=5, max=1440)
-    # A ticket waiting unclaimed this long closes, with a message to the team.
-    expiry_minutes: int = setting(120, min=10, max=2880)
-    # Topics /help ask offers (besides the challenges); mentors' skills are matched against them.
-    topics: tuple[str, ...] = setting(
-        DEFAULT_HELP_TOPICS, min_len=1, max_len=50, check=_check_help_topic
+    # Minutes before each deadline at which a reminder is posted (24 h, 1 h, 15 min).
+    reminder_offsets_minutes: tuple[int, ...] = setting((1440, 60, 15), min=1, max=20160)
+    # A phase end is a deadline when it closes one of these (open now, not open right after).
+    deadlines: frozenset[str] = setting(
+        frozenset({"registration", "team_changes", "submissions"}), check=_check_feature
     )
-    # Minutes a team waits between two asks.
-    ask_cooldown_minutes: int = setting(5, min=0, max=1440)
-    # A team's queue position message is edited at most once per this many seconds.
-    status_update_seconds: int = setting(60, min=10, max=3600)
+    # Which role the reminders and phase announcements ping in the announcements channel.
+    reminder_ping: Literal["participant", "everyone", "none"] = setting("participant")
+    # Announce what opened and closed at every phase change.
+    announce_changes: bool = setting(True)
+    # Keep a pinned countdown message in the announcements channel.
+    countdown: bool = setting(True)
+    # Mirror the phases as Discord scheduled events (at most this many not yet ended).
+    scheduled_events: bool = setting(True)
+    scheduled_events_max: int = setting(20, min=1, max=100)
 
     @classmethod
     def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
-        _check_select_list(25)(values, path, "topics", ctx)
-        steps = values.get("escalation_minutes")
-        if steps and any(later <= earlier for earlier, later in pairwise(steps)):
-            ctx.problem(_join(path, "escalation_minutes"), "config.help.escalation_order")
-        expiry = values.get("expiry_minutes")
-        if steps and expiry is not None and steps[-1] >= expiry:
+        offsets = values.get("reminder_offsets_minutes")
+        if offsets is not None and len(set(offsets)) != len(offsets):
+            repeated = next(o for o in offsets if offsets.count(o) > 1)
             ctx.problem(
-                _join(path, "escalation_minutes"),
-                "config.help.escalation_after_expiry",
-                expiry=expiry,
+                _join(path, "reminder_offsets_minutes"),
+                "config.reminder_offset_repeated",
+                value=repeated,
             )
+
+
+@section
+class BroadcastSettings:
+    """[broadcasts]: how fast a message to many channels goes out."""
+
+    # Messages per second a fan-out may send (Discord allows 50 requests per second for
+    # the whole bot; interaction answers do not count; the rest is left for other work).
+    # 45 keeps a 1,500-space fan-out within 1.2x the 30 s the global limit allows.
+    max_per_second: int = setting(45, min=1, max=45)
+    # How often the organiser's progress message is edited, in seconds.
+    progress_every_seconds: int = setting(2, min=1, max=60)
 
 
 #: A modal holds at most 5 inputs; the first step (title, pitch, description, repository,
@@ -785,6 +711,69 @@ def _validate_criteria(items: list[dict[str, Any] | None], path: str, ctx: _Cont
         if key in seen:
             ctx.problem(f"{path}[{index}].key", "config.list_duplicate", value=key)
         seen.add(key)
+
+
+#: Topics offered by /help ask unless the config lists others (challenges are offered too).
+DEFAULT_HELP_TOPICS: tuple[str, ...] = (
+    "python",
+    "javascript",
+    "web",
+    "mobile",
+    "data",
+    "machine learning",
+    "design",
+    "cloud",
+    "hardware",
+    "pitch",
+    "other",
+)
+
+
+def _check_help_topic(value: str, ctx: _Context) -> str:
+    _check_nonblank(value, ctx)
+    if any(ch in value for ch in "@<>"):
+        raise Invalid("config.help.topic_mention", value=value)
+    return " ".join(value.split()).lower()
+
+
+@section
+class HelpSettings:
+    """[help]: the mentor help queue (issue 6)."""
+
+    # How many tickets one mentor may hold at once.
+    max_tickets_per_mentor: int = setting(1, min=1, max=10)
+    # Minutes a ticket waits unclaimed before each escalation step: every step but the last
+    # pings more mentors on duty (any skill), the last pings the organisers. () for none.
+    escalation_minutes: tuple[int, ...] = setting((10, 20), min=1, max=1440)
+    # At most this many mentors are pinged by one step (rotating fairly among those who fit).
+    pings_per_step: int = setting(10, min=1, max=25)
+    # A claimed ticket whose mentor neither resolves it nor presses "Still helping" within
+    # this many minutes goes back to the queue.
+    idle_claim_minutes: int = setting(45, min=5, max=1440)
+    # A ticket waiting unclaimed this long closes, with a message to the team.
+    expiry_minutes: int = setting(120, min=10, max=2880)
+    # Topics /help ask offers (besides the challenges); mentors' skills are matched against them.
+    topics: tuple[str, ...] = setting(
+        DEFAULT_HELP_TOPICS, min_len=1, max_len=50, check=_check_help_topic
+    )
+    # Minutes a team waits between two asks.
+    ask_cooldown_minutes: int = setting(5, min=0, max=1440)
+    # A team's queue position message is edited at most once per this many seconds.
+    status_update_seconds: int = setting(60, min=10, max=3600)
+
+    @classmethod
+    def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
+        _check_select_list(25)(values, path, "topics", ctx)
+        steps = values.get("escalation_minutes")
+        if steps and any(later <= earlier for earlier, later in pairwise(steps)):
+            ctx.problem(_join(path, "escalation_minutes"), "config.help.escalation_order")
+        expiry = values.get("expiry_minutes")
+        if steps and expiry is not None and steps[-1] >= expiry:
+            ctx.problem(
+                _join(path, "escalation_minutes"),
+                "config.help.escalation_after_expiry",
+                expiry=expiry,
+            )
 
 
 @section
