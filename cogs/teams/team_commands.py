@@ -350,6 +350,7 @@ class Teams(commands.Cog):
     @app_commands.describe(member=L("cmd.team.captain.options.member.description"))
     async def captain(self, interaction: discord.Interaction, member: discord.Member) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             change = await team_service.set_captain(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, member.id
@@ -367,6 +368,7 @@ class Teams(commands.Cog):
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
     ) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             change, old = await team_service.rename(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, name
@@ -434,6 +436,7 @@ class Teams(commands.Cog):
         self, interaction: discord.Interaction, challenge: str | None = None
     ) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             change = await team_service.set_challenge(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, challenge
@@ -459,6 +462,7 @@ class Teams(commands.Cog):
     )
     async def joining(self, interaction: discord.Interaction, mode: str) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             change = await team_service.set_open(
                 session,
@@ -607,6 +611,7 @@ class RecruitView(GuardedView):
     async def chosen(self, interaction: discord.Interaction) -> None:
         bot = self.bot
         board_lang = bot.settings.event.language
+        await interaction.response.defer()
         async with bot.db.begin() as session:
             team, _size = await team_service.set_looking_for(
                 session,
@@ -624,7 +629,7 @@ class RecruitView(GuardedView):
             view=views.team_card_view(data.id, board_lang),
             allowed_mentions=discord.AllowedMentions.none(),
         )
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=t("teams.recruit_posted", self.lang, link=message.jump_url), view=None
         )
         bot.dispatch("hackbot_team_changed", data.id)
