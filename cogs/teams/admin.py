@@ -192,6 +192,7 @@ class AdminTeams(commands.Cog):
         self, interaction: discord.Interaction, team: str, name: app_commands.Range[str, 1, 100]
     ) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             change, old = await team_service.admin_rename(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, team, name
@@ -207,6 +208,7 @@ class AdminTeams(commands.Cog):
     @organiser_only()
     async def captain(self, interaction: discord.Interaction, member: discord.Member) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             change = await team_service.admin_captain(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, member.id
@@ -364,12 +366,13 @@ class AdminTeams(commands.Cog):
 
     async def cancel(self, interaction: discord.Interaction, run_id: int) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer()
         async with self.bot.db.begin() as session:
             run = await session.get(AutoformRun, run_id)
             if run is None or run.status != "preview":
                 raise Conflict("autoform.not_pending")
             run.status = "cancelled"
-        await interaction.response.edit_message(content=t("autoform.cancelled", lang), view=None)
+        await interaction.edit_original_response(content=t("autoform.cancelled", lang), view=None)
 
     async def confirm(self, interaction: discord.Interaction, run_id: int) -> None:
         lang = lang_of(interaction)
