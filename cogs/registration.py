@@ -258,6 +258,7 @@ class ProfileView(GuardedView):
             self.add_item(select)
 
     async def wishes_chosen(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
         async with self.bot.db.begin() as session:
             await reg_service.set_wishes(
                 session,
@@ -266,7 +267,7 @@ class ProfileView(GuardedView):
                 [int(v) for v in self.wishes.values],
             )
         embed, view = await own_profile(self.bot, interaction.user.id, self.lang)
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=t("profile.wishes_saved", self.lang), embed=embed, view=view
         )
 
@@ -287,6 +288,7 @@ class ProfileView(GuardedView):
 
     @discord.ui.button(label="autoform", style=discord.ButtonStyle.secondary, row=0)
     async def toggle(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await interaction.response.defer()
         async with self.bot.db.begin() as session:
             profile = await reg_service.require_profile(session, interaction.user.id)
             await reg_service.set_autoform(
@@ -294,7 +296,7 @@ class ProfileView(GuardedView):
             )
             on = profile.autoform
         embed, view = await own_profile(self.bot, interaction.user.id, self.lang)
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=t(
                 "profile.autoform_saved.on" if on else "profile.autoform_saved.off", self.lang
             ),
@@ -436,6 +438,7 @@ class Registration(commands.Cog):
             return
         note = ""
         if skills or timezone:
+            await interaction.response.defer(ephemeral=True, thinking=True)
             async with bot.db.begin() as session:
                 if skills:
                     await reg_service.set_skills(
