@@ -112,6 +112,7 @@ async def card_action(interaction: discord.Interaction, action: str, ticket_id: 
 async def cancel_flow(interaction: discord.Interaction, ticket_id: int | None) -> None:
     bot = bot_of(interaction)
     lang = lang_of(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
     async with bot.db.begin() as session:
         if ticket_id is not None:
             ticket = await svc.get_ticket(session, ticket_id)
@@ -152,6 +153,7 @@ async def rate_flow(interaction: discord.Interaction, ticket_id: int, score: int
 async def comment_flow(interaction: discord.Interaction, ticket_id: int, text: str) -> None:
     bot = bot_of(interaction)
     lang = lang_of(interaction)
+    await interaction.response.defer(ephemeral=True, thinking=True)
     async with bot.db.begin() as session:
         await svc.add_comment(session, bot.clock.now(), ticket_id, interaction.user.id, text)
     await send(interaction, t("help.rate.thanks", lang))
@@ -274,6 +276,7 @@ class Help(commands.Cog):
         require_mentor(interaction)
         lang = lang_of(interaction)
         now = self.bot.clock.now()
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             mentor = await svc.set_duty(session, now, interaction.user.id, on)
             waiting = len(await svc.waiting(session))
@@ -307,6 +310,7 @@ class Help(commands.Cog):
     ) -> None:
         require_mentor(interaction)
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             mentor = await svc.set_skills(
                 session, self.bot.clock.now(), interaction.user.id, skills
@@ -419,6 +423,7 @@ class AdminHelp(commands.Cog):
     @organiser_only()
     async def open(self, interaction: discord.Interaction) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             await svc.set_closed(session, self.bot.clock.now(), interaction.user.id, False)
         desk = desk_of(self.bot)
