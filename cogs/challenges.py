@@ -309,6 +309,7 @@ class ChallengesCog(commands.Cog):
 
     async def toggle_follow(self, interaction: discord.Interaction, challenge_id: int) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.begin() as session:
             following = await service.toggle_follow(session, challenge_id, interaction.user.id)
             challenge = await service.get(session, challenge_id)
@@ -564,6 +565,7 @@ class ChallengesCog(commands.Cog):
         self, interaction: discord.Interaction, modal: ChallengeModal
     ) -> None:
         lang = modal.lang
+        await interaction.response.defer(ephemeral=True, thinking=True)
         skills = service.parse_skills(modal.skills.value)
         now = self.bot.clock.now()
         async with self.bot.db.begin() as session:
@@ -592,7 +594,6 @@ class ChallengesCog(commands.Cog):
                     now=now,
                 )
             challenge_id, name = challenge.id, challenge.name
-        await interaction.response.defer(ephemeral=True, thinking=True)
         if modal.challenge_id is None:
             kind = await self.ensure_home(challenge_id)
         else:
@@ -613,13 +614,14 @@ class ChallengesCog(commands.Cog):
 
     async def remove_confirmed(self, interaction: discord.Interaction, challenge_id: int) -> None:
         lang = lang_of(interaction)
+        await interaction.response.defer()
         async with self.bot.db.begin() as session:
             challenge = await service.remove(
                 session, challenge_id, interaction.user.id, self.bot.clock.now()
             )
             name, role_id = challenge.name, challenge.role_id
             home = challenge.channel_id or challenge.thread_id
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=t("challenges.removed", lang, name=name), view=None
         )
         guild = self.bot.event_guild
