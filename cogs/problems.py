@@ -386,6 +386,7 @@ class ProblemsCog(commands.Cog):
     async def submit_from_modal(self, interaction: discord.Interaction, modal: SubmitModal) -> None:
         lang = modal.lang
         self._may_submit(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         values = modal.values()
         try:
             async with self.bot.db.begin() as session:
@@ -410,7 +411,6 @@ class ProblemsCog(commands.Cog):
                 view=FixView(self, lang, modal.theme, values),
             )
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.db.read() as session:
             statement = await service.get(session, problem_id)
         similar = await self.suggestions(statement)
@@ -533,11 +533,16 @@ class ProblemsCog(commands.Cog):
 
     async def support(self, interaction: discord.Interaction, problem_id: int) -> None:
         lang = lang_of(interaction)
+        async with self.bot.db.read() as session:  # refusals answer at once, not as a follow-up
+            statement = await service.get(session, problem_id)
+            if statement.author_discord_id == interaction.user.id:
+                raise HackbotError("problems.support_own")
+        await interaction.response.defer()
         async with self.bot.db.begin() as session:
             supported, count = await service.toggle_support(
                 session, problem_id, interaction.user.id
             )
-        await interaction.response.edit_message(view=support_view(problem_id, count, self.lang))
+        await interaction.edit_original_response(view=support_view(problem_id, count, self.lang))
         key = "problems.support.on" if supported else "problems.support.off"
         await interaction.followup.send(t(key, lang, count=count), ephemeral=True)
 
@@ -687,10 +692,11 @@ class ProblemsCog(commands.Cog):
         notice, post_note, close = "", None, False
         original_id: int | None = None
         rejected: ProblemStatement | None = None
+        await interaction.response.defer()
         if action == "stop":
             async with self.bot.db.begin() as session:
                 await service.release_claims(session, curator)
-            await interaction.response.edit_message(
+            await interaction.edit_original_response(
                 content=t("problems.review.stopped", lang), embed=None, view=None
             )
             return
@@ -735,7 +741,7 @@ class ProblemsCog(commands.Cog):
         content, embed, next_view = await self.review_screen(
             interaction, lang, view.theme, after_id=view.statement_id, notice=notice
         )
-        await interaction.response.edit_message(content=content, embed=embed, view=next_view)
+        await interaction.edit_original_response(content=content, embed=embed, view=next_view)
         # Discord side effects after the curator has their next statement.
         if action == "reject" and rejected is not None:
             if self._index is not None:
