@@ -14,6 +14,10 @@ async def test_demo_runs_and_reads_well_in_french(openapi_validator):
     code = await run_demo(lang="fr", out=lines.append)
     text = "\n".join(lines)
     assert code == 0, text
+    headings = [lines[i - 1] for i, line in enumerate(lines) if line and set(line) == {"─"}]
+    numbered = [h for h in headings if h[0].isdigit()]
+    assert [int(h.split(".")[0]) for h in numbered] == list(range(1, len(numbered) + 1))
+    assert numbered[0] == "1. Le bot arrive sur le serveur"
     assert "▶ Camille tape /a-propos" in text
     assert "Nous sommes dans l'étape Inscriptions. Elle se termine dans 2 heures." in text
     assert "▶ Sam tape /about" in text  # Sam's client is in English

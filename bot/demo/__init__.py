@@ -79,13 +79,18 @@ class Demo:
     lang: str
     out: Callable[[str], None] = print
     interactions: int = 0
+    scene_number: int = 0
     people: dict[str, SandboxMember] = field(default_factory=dict)
 
     def say(self, key: str, **params: Any) -> None:
         self.out(t(key, self.lang, **params))
 
-    def heading(self, key: str, **params: Any) -> None:
+    def heading(self, key: str, *, numbered: bool = True, **params: Any) -> None:
+        """A scene's title; scenes are numbered in the order they play."""
         title = t(key, self.lang, **params)
+        if numbered:
+            self.scene_number += 1
+            title = f"{self.scene_number}. {title}"
         self.out("")
         self.out(title)
         self.out("─" * len(title))
@@ -159,7 +164,7 @@ async def run_demo(
             )
             demo.people["camille"] = await sb.add_member("Camille", locale="fr")
             demo.people["sam"] = await sb.add_member("Sam", locale="en-GB")
-            demo.heading("demo.cast.title")
+            demo.heading("demo.cast.title", numbered=False)
             demo.say("demo.cast.nadia")
             demo.say("demo.cast.camille")
             demo.say("demo.cast.sam")
@@ -167,7 +172,7 @@ async def run_demo(
                 await scene(demo)
             trips = sb.server.interactions.round_trips
             stats = sb.rate_limiter.stats
-            demo.heading("demo.summary.title")
+            demo.heading("demo.summary.title", numbered=False)
             demo.say(
                 "demo.summary.figures",
                 interactions=demo.interactions,
