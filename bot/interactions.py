@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -142,3 +143,42 @@ class GuardedView(discord.ui.View):
         self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
     ) -> None:
         await report_error(interaction, error)
+
+
+class ConfirmView(GuardedView):
+    """Confirm / Cancel for an organiser action shown as a preview.
+
+    ``on_confirm(interaction)`` runs the action; Cancel replaces the preview with
+    ``cancelled_key``'s text. Labels and texts are catalogue keys, in ``lang``.
+    """
+
+    def __init__(
+        self,
+        lang: str,
+        on_confirm: Callable[[discord.Interaction], Awaitable[None]],
+        *,
+        confirm_key: str,
+        cancel_key: str,
+        cancelled_key: str,
+        timeout: float = 300,
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self.lang, self.on_confirm, self.cancelled_key = lang, on_confirm, cancelled_key
+        self.confirm.label = t(confirm_key, lang)
+        self.cancel.label = t(cancel_key, lang)
+
+    @discord.ui.button(style=discord.ButtonStyle.danger)
+    async def confirm(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        self.stop()
+        await self.on_confirm(interaction)
+
+    @discord.ui.button(style=discord.ButtonStyle.secondary)
+    async def cancel(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(
+            content=t(self.cancelled_key, self.lang), embed=None, view=None
+        )

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from bot.admin import attach_to_admin
 from bot.i18n import t
-from bot.interactions import GuardedView, lang_of, organiser_only, send
+from bot.interactions import ConfirmView, lang_of, organiser_only, send
 from bot.localization import L
 from bot.models import PhaseMirror, Timer
 from bot.services import broadcasts as broadcast_service
@@ -62,52 +62,14 @@ def ping_for(bot: HackBot) -> str | None:
     return None
 
 
-class AdvanceView(GuardedView):
-    def __init__(self, cog: Timeline, lang: str, expected: str) -> None:
-        super().__init__(timeout=300)
-        self.cog, self.lang, self.expected = cog, lang, expected
-        self.confirm.label = t("timeline.advance.confirm", lang)
-        self.cancel.label = t("broadcast.cancel", lang)
-
-    @discord.ui.button(style=discord.ButtonStyle.danger)
-    async def confirm(
-        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
-    ) -> None:
-        self.stop()
-        await self.cog.do_advance(interaction, self.lang, self.expected)
-
-    @discord.ui.button(style=discord.ButtonStyle.secondary)
-    async def cancel(
-        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
-    ) -> None:
-        self.stop()
-        await interaction.response.edit_message(
-            content=t("timeline.nothing_done", self.lang), embed=None, view=None
-        )
-
-
-class RemoveView(GuardedView):
-    def __init__(self, cog: Timeline, lang: str, key: str) -> None:
-        super().__init__(timeout=300)
-        self.cog, self.lang, self.key = cog, lang, key
-        self.confirm.label = t("timeline.remove.confirm", lang)
-        self.cancel.label = t("broadcast.cancel", lang)
-
-    @discord.ui.button(style=discord.ButtonStyle.danger)
-    async def confirm(
-        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
-    ) -> None:
-        self.stop()
-        await self.cog.do_remove(interaction, self.lang, self.key)
-
-    @discord.ui.button(style=discord.ButtonStyle.secondary)
-    async def cancel(
-        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
-    ) -> None:
-        self.stop()
-        await interaction.response.edit_message(
-            content=t("timeline.nothing_done", self.lang), embed=None, view=None
-        )
+def confirm_view(lang: str, confirm_key: str, on_confirm) -> ConfirmView:
+    return ConfirmView(
+        lang,
+        on_confirm,
+        confirm_key=confirm_key,
+        cancel_key="broadcast.cancel",
+        cancelled_key="timeline.nothing_done",
+    )
 
 
 class Timeline(commands.Cog):
@@ -436,7 +398,11 @@ class Timeline(commands.Cog):
         await send(
             interaction,
             t("timeline.remove.ask", lang, phase=name),
-            view=RemoveView(self, lang, phase),
+            view=confirm_view(
+                lang,
+                "timeline.remove.confirm",
+                lambda i: self.do_remove(i, lang, phase),
+            ),
         )
 
     remove.autocomplete("phase")(phase_autocomplete)
@@ -478,7 +444,11 @@ class Timeline(commands.Cog):
             )
         if not plan.opens and not plan.closes:
             lines.append(t("timeline.advance.same", lang))
-        await send(interaction, "\n".join(lines), view=AdvanceView(self, lang, plan.next.key))
+        expected = plan.next.key
+        view = confirm_view(
+            lang, "timeline.advance.confirm", lambda i: self.do_advance(i, lang, expected)
+        )
+        await send(interaction, "\n".join(lines), view=view)
 
     async def do_advance(self, interaction: discord.Interaction, lang: str, expected: str) -> None:
         now = self.bot.clock.now()
