@@ -606,18 +606,22 @@ class Submissions(commands.Cog):
         self, interaction: discord.Interaction, flow: SubmitFlow, content: service.Content
     ) -> None:
         lang = flow.lang
+        # The moment the team pressed Confirm decides whether it was on time; acknowledge at
+        # once so a queue of writers at the deadline never makes Discord drop the answer.
+        now = self.bot.clock.now()
+        await interaction.response.defer()
         try:
             async with self.bot.db.begin() as session:
                 stored = await service.submit(
                     session,
                     self.bot.settings,
-                    self.bot.clock.now(),
+                    now,
                     interaction.user.id,
                     content,
                     base_version=flow.base_version,
                 )
         except HackbotError as error:
-            await interaction.response.edit_message(
+            await interaction.edit_original_response(
                 content=error_text(error, lang), embed=None, view=None
             )
             return
@@ -636,7 +640,7 @@ class Submissions(commands.Cog):
                 lang,
                 missed_by=service.format_delay(stored.late_seconds, lang),
             )
-        await interaction.response.edit_message(
+        await interaction.edit_original_response(
             content=text,
             embed=content_embed(content, lang, self.bot.settings),
             view=None,
