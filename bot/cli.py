@@ -164,6 +164,10 @@ def cmd_commands(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     elif args.markdown:
         print(markdown(data))
+    elif args.access_markdown:
+        from bot import access
+
+        print(access.markdown(data))
     else:
         lang = cli_lang()
         for cmd in data:
@@ -269,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = cmds.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true")
+    fmt.add_argument(
+        "--access-markdown",
+        action="store_true",
+        help="who may use each command and button, as the README's table",
+    )
     cmds.set_defaults(func=cmd_commands)
 
     export = sub.add_parser(

@@ -90,7 +90,15 @@ DEFAULT_DATABASE_FILE = "hackbot.sqlite3"
 #: What a phase can open. While a phase is current, exactly the features it
 #: lists are open; outside every phase, nothing is.
 PHASE_FEATURES: frozenset[str] = frozenset(
-    {"registration", "team_changes", "problem_collection", "submissions", "help_queue", "judging"}
+    {
+        "registration",
+        "new_teams",
+        "team_changes",
+        "problem_collection",
+        "submissions",
+        "help_queue",
+        "judging",
+    }
 )
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
@@ -414,10 +422,12 @@ class FormationSettings:
     hub_channel: str = setting("team-hub", check=_check_text_channel)
     # Where /lft and /team recruit cards are posted.
     board_channel: str = setting("team-board", check=_check_text_channel)
-    # Minutes a member waits between two cards on the board, and between two join
-    # requests to the same team.
+    # Minutes a member waits between two cards on the board, between two join requests
+    # to the same team (or two invitations of the same person by a team), and before
+    # creating a team after one you created was left empty (each is a new private channel).
     card_cooldown_minutes: int = setting(30, min=0, max=1440)
     request_cooldown_minutes: int = setting(10, min=0, max=1440)
+    create_cooldown_minutes: int = setting(10, min=0, max=1440)
 
     @classmethod
     def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
@@ -562,7 +572,8 @@ class TimelineSettings:
     reminder_offsets_minutes: tuple[int, ...] = setting((1440, 60, 15), min=1, max=20160)
     # A phase end is a deadline when it closes one of these (open now, not open right after).
     deadlines: frozenset[str] = setting(
-        frozenset({"registration", "team_changes", "submissions"}), check=_check_feature
+        frozenset({"registration", "new_teams", "team_changes", "submissions"}),
+        check=_check_feature,
     )
     # Which role the reminders and phase announcements ping in the announcements channel.
     reminder_ping: Literal["participant", "everyone", "none"] = setting("participant")
@@ -621,6 +632,9 @@ class SubmissionSettings:
     require_demo: bool = setting(False)
     # Minutes a team gets when an organiser reopens its submission after the deadline.
     reopen_minutes: int = setting(30, min=1, max=10080)
+    # At most this many gallery posts stay active (the server shares about 1,000 active
+    # threads among all features); the least recently updated are archived, still readable.
+    gallery_active_posts: int = setting(300, min=10, max=900)
 
 
 def _check_field_key(value: str, ctx: _Context) -> str:
@@ -818,6 +832,24 @@ class PhaseSettings:
         start, end = values.get("start"), values.get("end")
         if start is not None and end is not None and end <= start:
             ctx.problem(_join(path, "end"), "config.end_before_start", start=ctx.local_text(start))
+        opens = values.get("opens") or frozenset()
+        if "new_teams" in opens and "team_changes" not in opens:
+            ctx.problem(_join(path, "opens"), "config.new_teams_without_team_changes")
+
+
+def _new_teams_follow_team_changes(
+    phases: tuple[PhaseSettings, ...],
+) -> tuple[PhaseSettings, ...]:
+    """A timeline that never mentions ``new_teams`` (written before it existed) lets teams be
+    created wherever ``team_changes`` is open, as it always did."""
+    if any("new_teams" in phase.opens for phase in phases):
+        return phases
+    return tuple(
+        dataclasses.replace(phase, opens=phase.opens | {"new_teams"})
+        if "team_changes" in phase.opens
+        else phase
+        for phase in phases
+    )
 
 
 def _validate_phases(items: list[dict[str, Any] | None], path: str, ctx: _Context) -> None:
@@ -1321,6 +1353,8 @@ def settings_from_dict(
         loader.wrong_type("", data, "config.type.table")
     if ctx.problems or values is None:
         raise ConfigError(ctx.problems, lang=_peek_language(data))
+    if "phases" in values:
+        values["phases"] = _new_teams_follow_team_changes(values["phases"])
     return Settings(**values, config_path=config_path, base_dir=base)
 
 

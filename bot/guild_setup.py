@@ -31,6 +31,37 @@ def _bot_overwrite() -> discord.PermissionOverwrite:
     )
 
 
+def bot_channels(
+    bot: HackBot, guild: discord.Guild, roles: dict[str, discord.Role]
+) -> list[tuple[str, str, dict]]:
+    """The channels hackbot keeps: (name, topic, permission overwrites), ``roles`` by kind."""
+    settings = bot.settings
+    lang = settings.event.language
+    me = guild.me
+    everyone = guild.default_role
+    return [
+        (
+            settings.channels.announcements,
+            t("setup.announcements_topic", lang, event=settings.event.name),
+            {
+                everyone: discord.PermissionOverwrite(view_channel=True, send_messages=False),
+                me: _bot_overwrite(),
+            },
+        ),
+        (
+            settings.channels.organisers,
+            t("setup.organisers_topic", lang),
+            {
+                everyone: discord.PermissionOverwrite(view_channel=False),
+                roles["organiser"]: discord.PermissionOverwrite(
+                    view_channel=True, send_messages=True
+                ),
+                me: _bot_overwrite(),
+            },
+        ),
+    ]
+
+
 async def ensure_structure(bot: HackBot, guild: discord.Guild) -> list[str]:
     """Create missing roles and channels; return a line per thing created."""
     settings = bot.settings
@@ -58,30 +89,7 @@ async def ensure_structure(bot: HackBot, guild: discord.Guild) -> list[str]:
             created.append(f"permissions of role {name}")
         roles[kind] = role
 
-    me = guild.me
-    everyone = guild.default_role
-    wanted: list[tuple[str, str, dict]] = [
-        (
-            settings.channels.announcements,
-            t("setup.announcements_topic", lang, event=settings.event.name),
-            {
-                everyone: discord.PermissionOverwrite(view_channel=True, send_messages=False),
-                me: _bot_overwrite(),
-            },
-        ),
-        (
-            settings.channels.organisers,
-            t("setup.organisers_topic", lang),
-            {
-                everyone: discord.PermissionOverwrite(view_channel=False),
-                roles["organiser"]: discord.PermissionOverwrite(
-                    view_channel=True, send_messages=True
-                ),
-                me: _bot_overwrite(),
-            },
-        ),
-    ]
-    for name, topic, overwrites in wanted:
+    for name, topic, overwrites in bot_channels(bot, guild, roles):
         if discord.utils.get(guild.text_channels, name=name) is None:
             await guild.create_text_channel(
                 name=name, topic=topic, overwrites=overwrites, reason=reason

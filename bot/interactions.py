@@ -129,7 +129,45 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
         log.warning("could not deliver an error reply for interaction %s", interaction.id)
 
 
+#: An autocomplete still waiting after this long is dropped unanswered: Discord's 3 seconds
+#: will be gone before the choices arrive, and under a burst the work would only delay others.
+AUTOCOMPLETE_GIVE_UP_SECONDS = 2.5
+
+
+class _LateAutocomplete(logging.Filter):
+    """discord.py logs an autocomplete answered too late (10062 Unknown interaction) as an
+    error with its traceback; at a busy minute formatting hundreds of tracebacks costs the
+    bot time it lacks. Such a record becomes one warning line; other errors stay as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not str(record.msg).startswith("Ignoring exception in autocomplete"):
+            return True
+        if isinstance(error, discord.NotFound) and error.code == UNKNOWN_INTERACTION:
+            why = "answered too late: Discord had given up"
+        elif isinstance(error, HackbotError) and error.key == "performance.busy":
+            why = "the database was busy: no suggestions this time"
+        else:
+            return True
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg = f"{record.msg} ({why})"
+        return True
+
+
+logging.getLogger("discord.app_commands.tree").addFilter(_LateAutocomplete())
+
+
 class HackTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if interaction.type is discord.InteractionType.autocomplete:
+            waited = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+            if waited > AUTOCOMPLETE_GIVE_UP_SECONDS:
+                log.info("autocomplete dropped: it waited %.1f s before its turn", waited)
+                return False
+        return True
+
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:
@@ -145,7 +183,18 @@ class GuardedView(discord.ui.View):
         await report_error(interaction, error)
 
 
-class ConfirmView(GuardedView):
+class OrganiserView(GuardedView):
+    """A view on the reply to an organiser command: every press checks the organiser role
+    again (it may have been taken away since the reply was shown), as the command did."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if is_organiser(interaction):
+            return True
+        await send(interaction, t("error.organiser_only", lang_of(interaction)))
+        return False
+
+
+class ConfirmView(OrganiserView):
     """Confirm / Cancel for an organiser action shown as a preview.
 
     ``on_confirm(interaction)`` runs the action; Cancel replaces the preview with

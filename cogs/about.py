@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 NEXT_STEP_COMMANDS: dict[str, str] = {
     "registration": "register",
     "problem_collection": "problem submit",
-    "team_changes": "team create",
+    "new_teams": "team create",
+    "team_changes": "team join",
     "help_queue": "help ask",
     "submissions": "submit",
     "judging": "judge next",

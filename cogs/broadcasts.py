@@ -22,7 +22,7 @@ from discord.ext import commands
 from bot.admin import attach_to_admin
 from bot.errors import InvalidInput
 from bot.i18n import catalogue, t
-from bot.interactions import GuardedView, lang_of, organiser_only, report_error, send
+from bot.interactions import OrganiserView, lang_of, organiser_only, report_error, send
 from bot.localization import L
 from bot.models import Broadcast
 from bot.services import broadcasts as service
@@ -221,7 +221,7 @@ class BroadcastModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-class ConfirmView(GuardedView):
+class ConfirmView(OrganiserView):
     def __init__(
         self, cog: Broadcasts, lang: str, target: str, arg: str | None, title: str, body: str
     ) -> None:

@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot.admin import attach_to_admin
 from bot.errors import HackbotError, NotFound
 from bot.i18n import t
-from bot.interactions import GuardedView, lang_of, organiser_only, report_error, send
+from bot.interactions import GuardedView, OrganiserView, lang_of, organiser_only, report_error, send
 from bot.localization import L
 from bot.models import Challenge
 from bot.services import challenges as service
@@ -199,7 +199,7 @@ class ChallengeModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-class ConfirmRemove(GuardedView):
+class ConfirmRemove(OrganiserView):
     def __init__(self, cog: ChallengesCog, challenge_id: int, lang: str) -> None:
         super().__init__(timeout=300)
         self.cog, self.challenge_id = cog, challenge_id
@@ -393,13 +393,15 @@ class ChallengesCog(commands.Cog):
                     challenge.slug,
                 )
                 return "none"
-            role_id = None
-            if settings.roles and service.role_fits(len(guild.roles), settings.role_reserve):
+            # A home made again (drift repair) keeps the challenge's role when it still exists.
+            role_id = challenge.role_id if guild.get_role(challenge.role_id or 0) else None
+            fits = service.role_fits(len(guild.roles), settings.role_reserve)
+            if role_id is None and settings.roles and fits:
                 role = await guild.create_role(
                     name=challenge.name[:100], mentionable=False, reason=reason
                 )
                 role_id = role.id
-            elif settings.roles:
+            elif role_id is None and settings.roles:
                 log.warning(
                     "role budget tight: challenge %s gets no role (Follow adds to its home)",
                     challenge.slug,

@@ -25,7 +25,14 @@ from discord.ext import commands
 from bot.admin import attach_to_admin
 from bot.errors import HackbotError, NotAllowed
 from bot.i18n import catalogue, t
-from bot.interactions import GuardedView, is_organiser, lang_of, organiser_only, report_error, send
+from bot.interactions import (
+    OrganiserView,
+    is_organiser,
+    lang_of,
+    organiser_only,
+    report_error,
+    send,
+)
 from bot.localization import L
 from bot.models import Timer
 from bot.services import broadcasts as broadcast_service
@@ -169,7 +176,7 @@ def _button(label: str, style: discord.ButtonStyle, custom_id: str) -> discord.u
     return discord.ui.Button(label=label, style=style, custom_id=custom_id)
 
 
-class ConfirmView(GuardedView):
+class ConfirmView(OrganiserView):
     def __init__(self, lang: str, on_confirm: Any) -> None:
         super().__init__(timeout=600)
         self.on_confirm = on_confirm
@@ -339,6 +346,8 @@ class Judging(commands.Cog):
     async def score(
         self, interaction: discord.Interaction, review_id: int, index: int, value: int
     ) -> None:
+        # Every press checks the role, not only /judge next: it may have been taken away since.
+        service.require_judge(is_judge(self.bot, interaction))
         lang = lang_of(interaction)
         crit = service.criteria(self.bot.settings)
         if not 0 <= index < len(crit):
@@ -353,6 +362,7 @@ class Judging(commands.Cog):
     async def review_action(
         self, interaction: discord.Interaction, action: str, review_id: int
     ) -> None:
+        service.require_judge(is_judge(self.bot, interaction))
         lang = lang_of(interaction)
         now = self.bot.clock.now()
         judge_id = interaction.user.id
@@ -370,6 +380,7 @@ class Judging(commands.Cog):
     async def pair_action(
         self, interaction: discord.Interaction, action: str, current: int
     ) -> None:
+        service.require_judge(is_judge(self.bot, interaction))
         lang = lang_of(interaction)
         now = self.bot.clock.now()
         judge_id = interaction.user.id
@@ -576,7 +587,16 @@ class AdminJudging(commands.Cog):
         async with self.bot.db.read() as session:
             entries = await results.plan(session, self.bot.settings, kind)
             names = await self._scope_names(session)
+            by_hand = await results.manual_winners(session) if kind == "winner" else 0
         embed = self.entries_embed(kind, entries, names, lang)
+        intro = t(f"judging.preview.{kind}", lang)
+        if by_hand:
+            intro += "\n" + t(
+                "judging.preview.replaces_manual",
+                lang,
+                count=by_hand,
+                command=self.bot.command_ids.mention("admin judging winner-set", lang),
+            )
 
         async def confirmed(inner: discord.Interaction) -> None:
             async with self.bot.db.begin() as session:
@@ -593,12 +613,7 @@ class AdminJudging(commands.Cog):
                 view=None,
             )
 
-        await send(
-            interaction,
-            t(f"judging.preview.{kind}", lang),
-            embed=embed,
-            view=ConfirmView(lang, confirmed),
-        )
+        await send(interaction, intro, embed=embed, view=ConfirmView(lang, confirmed))
 
     async def _scope_names(self, session) -> dict[str, str]:  # type: ignore[no-untyped-def]
         from sqlalchemy import select
@@ -621,9 +636,10 @@ class AdminJudging(commands.Cog):
                 if scope == results.OVERALL
                 else names.get(scope, scope)
             )
+            by_hand = t("judging.list.by_hand", lang)
             lines = [
                 f"{MEDALS.get(e.place, f'{e.place}.') if kind == 'winner' else f'{e.place}.'} "
-                f"**{e.title[:60]}** ({e.team_name[:40]})"
+                f"**{e.title[:60]}** ({e.team_name[:40]})" + (f" — *{by_hand}*" if e.manual else "")
                 for e in rows
             ]
             embed.add_field(name=title[:256], value=fit(lines), inline=False)
@@ -652,6 +668,166 @@ class AdminJudging(commands.Cog):
     @organiser_only()
     async def winners(self, interaction: discord.Interaction) -> None:
         await self._plan_and_confirm(interaction, "winner")
+
+    # -- winners by hand ------------------------------------------------------------
+
+    @judging.command(
+        name=L("cmd.admin.judging.winner-set.name"),
+        description=L("cmd.admin.judging.winner-set.description"),
+    )
+    @app_commands.rename(
+        challenge=L("cmd.admin.judging.winner-set.options.challenge.name"),
+        place=L("cmd.admin.judging.winner-set.options.place.name"),
+        team=L("cmd.admin.judging.winner-set.options.team.name"),
+    )
+    @app_commands.describe(
+        challenge=L("cmd.admin.judging.winner-set.options.challenge.description"),
+        place=L("cmd.admin.judging.winner-set.options.place.description"),
+        team=L("cmd.admin.judging.winner-set.options.team.description"),
+    )
+    @organiser_only()
+    async def winner_set(
+        self,
+        interaction: discord.Interaction,
+        challenge: str,
+        place: app_commands.Range[int, 1, results.MAX_PLACE],
+        team: str,
+    ) -> None:
+        from bot.services import teams as team_service
+
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:  # a bad team or challenge: refused at once
+            found = await team_service.find_team(session, team)
+            await results.scope_of(session, challenge)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with self.bot.db.begin() as session:
+            change = await results.set_winner(
+                session, self.bot.clock.now(), interaction.user.id, challenge, place, found.id
+            )
+        where, place_text = self._where(change, lang)
+        if change.unchanged:
+            text = t(
+                "judging.winner.unchanged",
+                lang,
+                team=change.team_name,
+                where=where,
+                place=place_text,
+            )
+        else:
+            text = t(
+                "judging.winner.set",
+                lang,
+                team=change.team_name,
+                title=change.title,
+                where=where,
+                place=place_text,
+            )
+            if change.replaced:
+                text += "\n" + t("judging.winner.replaced", lang, team=change.replaced)
+            if change.moved_from:
+                text += "\n" + t("judging.winner.moved", lang, place=change.moved_from)
+        await self._winners_reply(interaction, text, lang)
+
+    @judging.command(
+        name=L("cmd.admin.judging.winner-remove.name"),
+        description=L("cmd.admin.judging.winner-remove.description"),
+    )
+    @app_commands.rename(
+        challenge=L("cmd.admin.judging.winner-remove.options.challenge.name"),
+        place=L("cmd.admin.judging.winner-remove.options.place.name"),
+    )
+    @app_commands.describe(
+        challenge=L("cmd.admin.judging.winner-remove.options.challenge.description"),
+        place=L("cmd.admin.judging.winner-remove.options.place.description"),
+    )
+    @organiser_only()
+    async def winner_remove(
+        self,
+        interaction: discord.Interaction,
+        challenge: str,
+        place: app_commands.Range[int, 1, results.MAX_PLACE],
+    ) -> None:
+        lang = lang_of(interaction)
+        async with self.bot.db.read() as session:
+            await results.scope_of(session, challenge)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with self.bot.db.begin() as session:
+            change = await results.remove_winner(
+                session, self.bot.clock.now(), interaction.user.id, challenge, place
+            )
+        where, place_text = self._where(change, lang)
+        text = t(
+            "judging.winner.removed",
+            lang,
+            where=where,
+            place=place_text,
+            team=change.team_name,
+            title=change.title,
+        )
+        await self._winners_reply(interaction, text, lang)
+
+    @staticmethod
+    def _where(change: results.WinnerChange, lang: str) -> tuple[str, str]:
+        if change.challenge_name:
+            where = t("judging.ceremony.challenge", lang, challenge=change.challenge_name)
+        else:
+            where = t("judging.ceremony.overall", lang)
+        key = "judging.ceremony.place_first" if change.place == 1 else "judging.ceremony.place"
+        return where, t(key, lang, medal=MEDALS.get(change.place, "🏅"), place=change.place)
+
+    async def _winners_reply(self, interaction: discord.Interaction, text: str, lang: str) -> None:
+        """The change, then every winner as saved now (the ones placed by hand marked)."""
+        from sqlalchemy import select
+
+        from bot.models.judging import Ceremony
+
+        async with self.bot.db.read() as session:
+            entries = await results.current_winners(session)
+            names = await self._scope_names(session)
+            over = await session.scalar(
+                select(Ceremony.id).where(Ceremony.status == "done").limit(1)
+            )
+        if over is not None:
+            text += "\n" + t("judging.winner.after_ceremony", lang)
+        if not entries:
+            await send(interaction, text + "\n" + t("judging.winner.none_left", lang))
+            return
+        await send(interaction, text, embed=self.entries_embed("winner", entries, names, lang))
+
+    @winner_set.autocomplete("challenge")
+    @winner_remove.autocomplete("challenge")
+    async def challenge_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        from bot.services import challenges as challenge_service
+
+        lang = lang_of(interaction)
+        overall = t("judging.ceremony.overall", lang)
+        async with self.bot.db.read() as session:
+            found = await challenge_service.search(session, current, limit=24)
+        choices = [app_commands.Choice(name=overall[:100], value=results.OVERALL)]
+        if current and current.lower() not in overall.lower() and found:
+            choices = []
+        choices += [
+            app_commands.Choice(name=c.name[:100], value=results.challenge_scope(c.id))
+            for c in found
+        ]
+        return choices[:25]
+
+    @winner_set.autocomplete("team")
+    async def team_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        scope = results.parse_scope(getattr(interaction.namespace, "challenge", "") or "")
+        challenge_id = None
+        if scope and scope != results.OVERALL:
+            challenge_id = int(scope.split(":", 1)[1])
+        async with self.bot.db.read() as session:
+            rows = await results.projects_for(session, current, challenge_id)
+        return [
+            app_commands.Choice(name=f"{name} — {title}"[:100], value=str(team_id))
+            for team_id, name, title in rows
+        ]
 
     @judging.command(
         name=L("cmd.admin.judging.ceremony.name"),

@@ -17,10 +17,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import threads
 from bot.admin import attach_to_admin
 from bot.errors import HackbotError, InvalidInput, NotAllowed
 from bot.i18n import t
-from bot.interactions import GuardedView, is_organiser, lang_of, organiser_only, report_error, send
+from bot.interactions import (
+    GuardedView,
+    OrganiserView,
+    is_organiser,
+    lang_of,
+    organiser_only,
+    report_error,
+    send,
+)
 from bot.localization import L
 from bot.models.problems import ProblemStatement, ProblemStatus
 from bot.services import challenges as challenge_service
@@ -228,7 +237,7 @@ class RejectModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-class ReviewView(GuardedView):
+class ReviewView(OrganiserView):
     """One statement under review: Accept, Reject…, Skip, New challenge…, Stop; duplicate and
     challenge selects."""
 
@@ -883,3 +892,5 @@ async def setup(bot: HackBot) -> None:
     attach_to_admin(bot, admin, "problem")
     await bot.add_cog(main)
     bot.add_dynamic_items(SupportButton)
+    # Team spaces that need a thread can have statement posts archived (still readable).
+    threads.register_room_maker(bot, "problem statements", main.make_room)

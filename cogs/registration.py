@@ -9,6 +9,7 @@ profile and grants the participant role; the answer then offers the challenge wi
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -33,6 +34,15 @@ if TYPE_CHECKING:
     from bot.app import HackBot
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _zones() -> tuple[str, ...]:
+    """The IANA zones, sorted: read from disk once (each read walks the tz database)."""
+    from zoneinfo import available_timezones
+
+    return tuple(sorted(available_timezones()))
+
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 SKILL_CACHE_S = 60.0
@@ -328,8 +338,6 @@ class Registration(commands.Cog):
     async def timezone_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        from zoneinfo import available_timezones
-
         now = self.bot.clock.now()
         typed = current.strip()
         out: list[tuple[str, str]] = []
@@ -341,7 +349,7 @@ class Registration(commands.Cog):
             value = reg_service.canonical_zone(typed, now)
             out.append((value, value))
         needle = typed.lower().replace(" ", "_")
-        for zone in sorted(available_timezones()):
+        for zone in _zones():
             if needle in zone.lower():
                 out.append((zone, reg_service.zone_label(zone, now)))
             if len(out) >= 25:

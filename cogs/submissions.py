@@ -7,26 +7,38 @@ event asks extra questions, a second form ("More details", at most five more fie
 modal holds five inputs and the first one is full). Confirm stores the version (the
 deadline is judged at that moment); only then does the member read "submitted".
 
-After the commit, a single background job (``hackbot-job:gallery``) posts or updates the
-project's forum post in the gallery and the receipt in the team's space, one after the
-other at Discord's pace. What it has done is recorded per version
+After the commit, the gallery job (``hackbot-job:gallery``, a few workers) posts or
+updates the project's forum post in the gallery and the receipt in the team's space, at
+Discord's pace; what Discord or the database refused for a while is tried again later.
+Gallery posts are forum threads: before one is made, the least recently updated posts are
+archived (still readable) so the gallery stays within ``gallery_active_posts`` and the
+server keeps headroom under its ~1,000 active threads (:mod:`bot.threads`, which also
+lets a team that needs a thread for its space have gallery posts archived). What the job
+has done is recorded per version
 (``gallery_version``/``receipt_version``), so after a restart it finishes what is missing
-and never posts twice.
+and never posts twice: a post or receipt that Discord made just before a crash (the bot
+died before recording it) is looked for first and recorded, not posted again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import threads
 from bot.admin import attach_to_admin
 from bot.commands_meta import localized_path
+from bot.db import Busy
 from bot.errors import HackbotError, InvalidInput
 from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, organiser_only, report_error, send
@@ -46,8 +58,18 @@ FORM_TIMEOUT_S = 1800
 PREVIEW_TIMEOUT_S = 840  # an interaction token lives 15 minutes
 MAX_FORUM_TAGS = 20
 TAG_NAME_MAX = 20
-MAX_ACTIVE_THREADS_CODE = 160006
 ARCHIVED_THREAD_CODE = 50083
+#: Workers of the gallery job: receipts and database writes overlap, posts take turns.
+PUBLISH_WORKERS = 4
+#: When gallery posts must be archived, up to this many more go at once (at most a fifteenth
+#: of gallery_active_posts), a few requests at a time.
+ARCHIVE_BATCH = 20
+ARCHIVE_AT_ONCE = 5
+#: Pauses before trying a gallery post or receipt again (then: at the next start).
+RETRY_DELAYS_S = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
+#: After a crash, how far back a receipt is looked for and how many messages are read.
+FIND_SLACK = timedelta(minutes=5)
+FIND_LIMIT = 100
 
 
 def ts(moment, style: str = "F") -> str:
@@ -235,15 +257,22 @@ class SubmitFlow:
             notes.append(
                 t("submissions.preview.extra_needed", lang, fields=", ".join(missing) or "—")
             )
-        async with self.cog.bot.db.read() as session:
-            try:
+        when: service.Timing | None = None
+        try:
+            async with self.cog.bot.db.read() as session:
                 _team, _current, when = await service.check_may_submit(
                     session, settings, self.cog.bot.clock.now(), interaction.user.id
                 )
-            except HackbotError as error:
-                await self._answer(interaction, error_text(error, lang), None, None)
-                return
-        if when.late:
+        except Busy:
+            # The preview only informs (Confirm checks everything again): under a rush,
+            # show what was typed rather than lose it to a "try again".
+            log.warning(
+                "preview for %s shown without its timing: database busy", interaction.user.id
+            )
+        except HackbotError as error:
+            await self._answer(interaction, error_text(error, lang), None, None)
+            return
+        if when is not None and when.late:
             notes.append(
                 t(
                     "submissions.preview.late",
@@ -251,7 +280,7 @@ class SubmitFlow:
                     missed_by=service.format_delay(when.late_seconds, lang),
                 )
             )
-        elif when.grace_until is not None:
+        elif when is not None and when.grace_until is not None:
             notes.append(t("submissions.preview.grace", lang, until=ts(when.grace_until, "T")))
         embed = content_embed(content, lang, settings, colour=discord.Colour.light_grey())
         ready = not missing and self.extra_done
@@ -333,34 +362,97 @@ class PreviewView(GuardedView):
 
 
 class Publisher:
-    """Brings gallery posts and receipts up to date with stored versions, one at a time."""
+    """Brings gallery posts and receipts up to date with stored versions.
+
+    A few workers (``hackbot-job:gallery``) share the queue, so receipts and database
+    writes overlap while posts are made one at a time (making room among the server's
+    active threads first). A submission is never in two workers' hands: pushed again
+    meanwhile, it is done again after. What could not be done (Discord or the database
+    refusing for a while) is tried again later, with growing pauses.
+    """
 
     def __init__(self, cog: Submissions) -> None:
         self.cog = cog
         self.bot = cog.bot
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
-        self._forum: discord.ForumChannel | None = None
+        self.workers: list[asyncio.Task[None]] = []
+        self.retries: dict[int, asyncio.Task[None]] = {}
+        self.attempts: dict[int, int] = {}  # submission id -> failed attempts in a row
+        self.working: set[int] = set()
+        self.again: set[int] = set()
+        # Creating the forum or its tags, and making room for a post, one worker at a time;
+        # posts being made (room held for them) count until they show in the cache.
+        self._forum_lock = asyncio.Lock()
+        self._post_lock = asyncio.Lock()
+        self._reserved = 0
+        # Submissions left behind by an earlier process: their post or receipt may exist
+        # on Discord without the database knowing (a crash right after it was sent).
+        self.recovering: set[int] = set()
 
     def push(self, kind: str, payload: Any) -> None:
         self.queue.put_nowait((kind, payload))
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run(), name=f"{JOB_TASK_PREFIX}gallery")
+        self.workers = [task for task in self.workers if not task.done()]
+        if len(self.workers) < min(PUBLISH_WORKERS, self.queue.qsize() + len(self.working)):
+            self.workers.append(asyncio.create_task(self._run(), name=f"{JOB_TASK_PREFIX}gallery"))
 
     async def _run(self) -> None:
         while not self.queue.empty():
             kind, payload = self.queue.get_nowait()
-            try:
-                if kind == "submission":
-                    await self.publish(int(payload))
-                elif kind == "notice":
+            if kind == "notice":
+                try:
                     await self.notice(*payload)
+                except Exception:
+                    log.exception("organisers' notice %s failed", payload[0])
+                continue
+            submission_id = int(payload)
+            if submission_id in self.working:
+                self.again.add(submission_id)
+                continue
+            self.working.add(submission_id)
+            try:
+                done = await self.publish(submission_id)
             except Exception:
-                log.exception("gallery job %s %s failed", kind, payload)
+                log.exception("gallery job for submission %s failed", submission_id)
+                done = False
+            finally:
+                self.working.discard(submission_id)
+            if done:
+                self.attempts.pop(submission_id, None)
+            else:
+                self.retry_later(submission_id)
+            if submission_id in self.again:
+                self.again.discard(submission_id)
+                self.queue.put_nowait(("submission", submission_id))
+
+    def retry_later(self, submission_id: int) -> None:
+        attempt = self.attempts.get(submission_id, 0)
+        if attempt >= len(RETRY_DELAYS_S):
+            log.error(
+                "gave up on the gallery post or receipt of submission %s after %d attempts "
+                "(tried again at the next start, or by /admin repair)",
+                submission_id,
+                attempt + 1,
+            )
+            self.attempts.pop(submission_id, None)
+            return
+        self.attempts[submission_id] = attempt + 1
+        if submission_id in self.retries and not self.retries[submission_id].done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(RETRY_DELAYS_S[attempt])
+            self.retries.pop(submission_id, None)
+            self.push("submission", submission_id)
+
+        # Not a hackbot-job: nothing to wait for while it only sleeps.
+        self.retries[submission_id] = asyncio.create_task(
+            later(), name=f"gallery-retry-{submission_id}"
+        )
 
     async def stop(self) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        for task in [*self.workers, *self.retries.values()]:
+            if not task.done():
+                task.cancel()
 
     @property
     def lang(self) -> str:
@@ -371,6 +463,13 @@ class Publisher:
         found = discord.utils.get(guild.forums, name=name)
         if found is not None:
             return found
+        async with self._forum_lock:  # the first workers must not make two forums
+            found = discord.utils.get(guild.forums, name=name)
+            if found is not None:
+                return found
+            return await self._create_forum(guild, name)
+
+    async def _create_forum(self, guild: discord.Guild, name: str) -> discord.ForumChannel:
         async with self.bot.db.read() as session:
             tags = await self.tag_names(session)
         me = guild.me
@@ -427,6 +526,18 @@ class Publisher:
             return forum, []
         name = challenge[:TAG_NAME_MAX]
         tag = discord.utils.get(forum.available_tags, name=name)
+        if tag is not None:
+            return forum, [tag]
+        async with self._forum_lock:  # two workers adding tags would drop each other's
+            current = forum.guild.get_channel(forum.id)
+            if isinstance(current, discord.ForumChannel):
+                forum = current
+            return await self._add_tag(forum, name)
+
+    async def _add_tag(
+        self, forum: discord.ForumChannel, name: str
+    ) -> tuple[discord.ForumChannel, list[discord.ForumTag]]:
+        tag = discord.utils.get(forum.available_tags, name=name)
         if tag is None and len(forum.available_tags) < MAX_FORUM_TAGS - 1:
             forum = await forum.edit(  # type: ignore[assignment]
                 available_tags=[*forum.available_tags, discord.ForumTag(name=name)],
@@ -443,27 +554,89 @@ class Publisher:
                 tag = discord.utils.get(forum.available_tags, name=self.other_tag)
         return forum, [tag] if tag else []
 
-    async def publish(self, submission_id: int) -> None:
+    async def publish(self, submission_id: int) -> bool:
+        """Post or update the gallery post, then the receipt. True when both caught up
+        (False: try again later)."""
         guild = self.bot.event_guild
         if guild is None:
-            return
+            return False
         async with self.bot.db.read() as session:
             sub = await service.get(session, submission_id)
             card = await service.card(session, submission_id)
             gallery_behind = sub.gallery_version < sub.version
             receipt_behind = sub.receipt_version < sub.version
         lang = self.lang
+        recovering = submission_id in self.recovering
+        done = True
         if gallery_behind:
+            if recovering and card.gallery_thread_id is None:
+                found = await self.find_post(guild, card)
+                if found is not None:  # posted before a crash: updated below, not posted again
+                    card = dataclasses.replace(card, gallery_thread_id=found)
             thread_id = await self.post(guild, card, lang)
             if thread_id is not None:
                 async with self.bot.db.begin() as session:
                     await service.mark_published(session, submission_id, card.version, thread_id)
                 card = await self._refresh(submission_id)
+            else:
+                done = False  # the receipt still goes out (without the link); the post later
         if receipt_behind:
+            delivered = True
             if card.space_channel_id is not None:
-                await self.receipt(card)
-            async with self.bot.db.begin() as session:
-                await service.mark_receipt(session, submission_id, card.version)
+                if not (recovering and await self.find_receipt(card)):
+                    delivered = await self.receipt(card)
+            if delivered:
+                async with self.bot.db.begin() as session:
+                    await service.mark_receipt(session, submission_id, card.version)
+            done = done and delivered
+        if done:
+            self.recovering.discard(submission_id)
+        return done
+
+    async def find_post(self, guild: discord.Guild, card: service.Card) -> int | None:
+        """The gallery post of this submission, if Discord has one the database does not know
+        (created just before a crash): the bot's post named after the project whose first
+        message names the team."""
+        name = self.bot.settings.submissions.gallery_forum
+        forum = discord.utils.get(guild.forums, name=name)
+        me = self.bot.user.id if self.bot.user else None
+        if forum is None:
+            return None
+        team_field = t("submissions.card.team", self.lang)
+        for thread in forum.threads:
+            if thread.owner_id != me or thread.name != card.content.title[:100]:
+                continue
+            try:
+                starter = await thread.fetch_message(thread.id)
+            except discord.HTTPException:
+                continue
+            for embed in starter.embeds:
+                if any(f.name == team_field and f.value == card.team_name for f in embed.fields):
+                    log.info(
+                        "gallery post %s of submission %s found after a restart",
+                        thread.id,
+                        card.submission_id,
+                    )
+                    return thread.id
+        return None
+
+    async def find_receipt(self, card: service.Card) -> bool:
+        """Whether the team's space already shows this version's receipt (sent just before a
+        crash)."""
+        channel = self.bot.get_partial_messageable(
+            card.space_channel_id,  # type: ignore[arg-type]
+            guild_id=self.bot.guild_id,
+        )
+        text = self.receipt_text(card)
+        me = self.bot.user.id if self.bot.user else None
+        after = discord.Object(id=discord.utils.time_snowflake(card.last_edit_at - FIND_SLACK))
+        try:
+            async for message in channel.history(limit=FIND_LIMIT, after=after):
+                if message.author.id == me and message.content == text:
+                    return True
+        except discord.HTTPException as error:
+            log.warning("could not look for the receipt of %s: %s", card.submission_id, error)
+        return False
 
     async def _refresh(self, submission_id: int) -> service.Card:
         async with self.bot.db.read() as session:
@@ -489,7 +662,10 @@ class Publisher:
                     thread = fetched if isinstance(fetched, discord.Thread) else None
                 if thread is not None:
                     if thread.archived:
-                        thread = await thread.edit(archived=False)
+                        async with self.room_for_one(guild) as fits:
+                            if not fits:
+                                return None
+                            thread = await thread.edit(archived=False)
                     starter = thread.get_partial_message(thread.id)
                     await starter.edit(embed=embed, allowed_mentions=discord.AllowedMentions.none())
                     if thread.name != card.content.title[:100] or thread.applied_tags != tags:
@@ -500,31 +676,126 @@ class Publisher:
             except discord.HTTPException as error:
                 log.warning("could not update gallery post %s: %s", card.gallery_thread_id, error)
                 return None
-        try:
-            created = await forum.create_thread(
-                name=card.content.title[:100],
-                embed=embed,
-                applied_tags=tags,
-                auto_archive_duration=1440,
-                allowed_mentions=discord.AllowedMentions.none(),
-                reason=t("submissions.audit_reason", lang),
-            )
-        except discord.HTTPException as error:
-            if error.code == MAX_ACTIVE_THREADS_CODE:
-                log.error(
-                    "no room for gallery post of submission %s: %s", card.submission_id, error
+        async with self.room_for_one(guild) as fits:  # the room made is this post's
+            if not fits:
+                return None
+            try:
+                created = await forum.create_thread(
+                    name=card.content.title[:100],
+                    embed=embed,
+                    applied_tags=tags,
+                    auto_archive_duration=1440,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    reason=t("submissions.audit_reason", lang),
                 )
-            else:
-                log.error("could not post submission %s: %s", card.submission_id, error)
-            return None
+            except discord.HTTPException as error:
+                if error.code == threads.MAX_ACTIVE_THREADS_CODE:
+                    log.error(
+                        "no room for gallery post of submission %s: %s", card.submission_id, error
+                    )
+                else:
+                    log.error("could not post submission %s: %s", card.submission_id, error)
+                return None
         return created.thread.id
 
-    async def receipt(self, card: service.Card) -> None:
+    # -- the server's active threads ------------------------------------------------------
+
+    async def make_room(self, guild: discord.Guild) -> int:
+        """Archive the gallery's least recently updated posts (archived, a post stays
+        listed and readable in the forum) so that one more thread fits: the gallery keeps
+        at most ``[submissions] gallery_active_posts`` active, and the server keeps
+        THREAD_HEADROOM of its active threads free. Returns how many were archived.
+
+        When it archives, it archives a few more (ARCHIVE_BATCH, at most a fifteenth of
+        the cap; a few requests at a time), so a rush of new posts does not pay one archive
+        each. Also registered as a room maker of
+        :mod:`bot.threads`: a team that needs a thread for its space gets one before a
+        project post stays active."""
+        name = self.bot.settings.submissions.gallery_forum
+        forum = discord.utils.get(guild.forums, name=name)
+        if forum is None:
+            return 0
+        active = [thread for thread in guild.threads if not thread.archived]
+        ours = {thread.id: thread for thread in active if thread.parent_id == forum.id}
+        coming = self._reserved + 1  # posts being made now, and the one asked for
+        over_server = (
+            len(active) + coming - (threads.GUILD_ACTIVE_THREADS - threads.THREAD_HEADROOM)
+        )
+        cap = self.bot.settings.submissions.gallery_active_posts
+        over_gallery = len(ours) + coming - cap
+        excess = max(over_server, over_gallery)
+        if excess <= 0 or not ours:
+            return 0
+        async with self.bot.db.read() as session:
+            oldest = await service.gallery_threads_by_age(session, list(ours))
+        victims = oldest[: excess + min(ARCHIVE_BATCH, cap // 15)]
+        reason = t("submissions.audit_reason", self.lang)
+
+        async def archive(thread_id: int) -> bool:
+            try:
+                await ours[thread_id].edit(archived=True, reason=reason)
+            except discord.HTTPException as error:
+                log.warning("could not archive gallery post %s: %s", thread_id, error)
+                return False
+            return True
+
+        archived = 0
+        for start in range(0, len(victims), ARCHIVE_AT_ONCE):
+            done = await asyncio.gather(
+                *(archive(thread_id) for thread_id in victims[start : start + ARCHIVE_AT_ONCE])
+            )
+            archived += sum(done)
+        if archived:
+            log.info("archived %d gallery posts to stay within the active threads", archived)
+        return archived
+
+    @contextlib.asynccontextmanager
+    async def room_for_one(self, guild: discord.Guild) -> AsyncIterator[bool]:
+        """Whether one more gallery post fits (after archiving old ones, the gallery's own
+        first, then other features' posts); the room is held for the caller until it leaves
+        the block, so workers can post side by side without overshooting. When there is no
+        room, nothing is posted: Discord's limit is never hit, and the post is tried again
+        later."""
+        async with self._post_lock:
+            await self.make_room(guild)
+            limit = threads.GUILD_ACTIVE_THREADS - threads.THREAD_HEADROOM - self._reserved
+            fits = await threads.make_room(self.bot, guild, limit=limit)
+            if fits:
+                self._reserved += 1
+        if not fits:
+            log.error(
+                "no room for a gallery post: %d of the server's %d active threads are in use "
+                "and nothing is left to archive",
+                threads.active_threads(guild),
+                threads.GUILD_ACTIVE_THREADS,
+            )
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._reserved -= 1
+
+    async def receipt(self, card: service.Card) -> bool:
+        """Send the receipt; False when it may go through later (True: sent, or never will)."""
         channel = self.bot.get_partial_messageable(
             card.space_channel_id, guild_id=self.bot.guild_id
         )  # type: ignore[arg-type]
         lang = self.lang
         embed = content_embed(card.content, lang, self.bot.settings, challenge=card.challenge_name)
+        text = self.receipt_text(card)
+        try:
+            await channel.send(text, embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        except (discord.Forbidden, discord.NotFound) as error:
+            # The space is gone or closed to the bot: trying again would not help.
+            log.warning("receipt for submission %s not delivered: %s", card.submission_id, error)
+        except discord.HTTPException as error:
+            log.warning("receipt for submission %s not sent yet: %s", card.submission_id, error)
+            return False
+        return True
+
+    def receipt_text(self, card: service.Card) -> str:
+        lang = self.lang
         text = t(
             "submissions.receipt",
             lang,
@@ -538,10 +809,7 @@ class Publisher:
                 lang,
                 missed_by=service.format_delay(card.late_seconds, lang),
             )
-        try:
-            await channel.send(text, embed=embed, allowed_mentions=discord.AllowedMentions.none())
-        except discord.HTTPException as error:
-            log.warning("receipt for submission %s not delivered: %s", card.submission_id, error)
+        return text
 
     async def notice(self, key: str, params: dict[str, Any]) -> None:
         guild = self.bot.event_guild
@@ -566,6 +834,7 @@ class Submissions(commands.Cog):
     def __init__(self, bot: HackBot) -> None:
         self.bot = bot
         self.publisher = Publisher(self)
+        self._caught_up = False
 
     async def cog_unload(self) -> None:
         await self.publisher.stop()
@@ -577,6 +846,11 @@ class Submissions(commands.Cog):
             pending = await service.behind(session)
         if pending:
             log.info("%d submissions have a gallery post or receipt to catch up", len(pending))
+        if not self._caught_up:
+            # Only the first time in this process: later ones (a gateway re-identify) cannot
+            # have anything sent but unrecorded by an earlier process.
+            self._caught_up = True
+            self.publisher.recovering.update(pending)
         for submission_id in pending:
             self.publisher.push("submission", submission_id)
 
@@ -606,9 +880,11 @@ class Submissions(commands.Cog):
         self, interaction: discord.Interaction, flow: SubmitFlow, content: service.Content
     ) -> None:
         lang = flow.lang
-        # The moment the team pressed Confirm decides whether it was on time; acknowledge at
-        # once so a queue of writers at the deadline never makes Discord drop the answer.
-        now = self.bot.clock.now()
+        # The moment the team pressed Confirm decides whether it was on time: the time Discord
+        # stamped on the click (its id), or the bot's clock if that is earlier, so neither a
+        # backlog of events nor a queue of writers at the deadline makes a team late.
+        # Acknowledge at once so that queue never makes Discord drop the answer either.
+        now = min(self.bot.clock.now(), interaction.created_at)
         await interaction.response.defer()
         try:
             async with self.bot.db.begin() as session:
@@ -796,3 +1072,5 @@ async def setup(bot: HackBot) -> None:
     await bot.add_cog(admin)
     attach_to_admin(bot, admin, "submission")
     await bot.add_cog(main)
+    # A team that needs a thread for its space has older gallery posts archived first.
+    threads.register_room_maker(bot, "gallery", main.publisher.make_room)

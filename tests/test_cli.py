@@ -102,6 +102,19 @@ def test_commands_json_lists_about_in_both_languages():
     assert about["audience"] == "everyone"
 
 
+def test_commands_access_markdown_prints_who_may_do_what():
+    result = hackbot("commands", "--access-markdown")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "<!-- access-matrix:start -->"
+    assert lines[-1] == "<!-- access-matrix:end -->"
+    kick = next(line for line in lines if line.startswith("| `/team kick` |"))
+    cells = [cell.strip() for cell in kick.strip("|").split("|")]
+    assert cells[1:5] == ["✗ register first", "✗ needs a team", "✗ captain only", "✓ own team"]
+    assert any(line.startswith("| every `/admin …` command (") for line in lines)
+    assert not any(line.startswith("| `/admin") for line in lines)
+
+
 # -- against a local Discord ------------------------------------------------------------
 
 GUILD = 123456789012345678

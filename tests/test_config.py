@@ -700,6 +700,39 @@ def test_unknown_feature_names_the_opens_list_and_suggests() -> None:
     assert "help_queue" in unknown.render("en") and "coffee" in unknown.render("en")
 
 
+def test_new_teams_is_its_own_feature_and_needs_team_changes(tmp_path: Path) -> None:
+    split = settings_from_dict(
+        config(
+            phases=[
+                phase("teams", "2026-05-01T10:00", opens=["new_teams", "team_changes"]),
+                phase("hack", "2026-05-01T12:00", opens=["team_changes", "submissions"]),
+            ]
+        ),
+        tmp_path,
+    )
+    assert split.phase("hack").opens == frozenset({"team_changes", "submissions"})
+    assert "new_teams" in split.phase("teams").opens
+
+    alone = problems(config(phases=[phase("a", "2026-05-01T10:00", opens=["new_teams"])]))
+    problem = only(alone, "phases[0].opens")
+    assert problem.key == "config.new_teams_without_team_changes"
+    assert "team_changes" in problem.render("fr") and "new_teams" in problem.render("en")
+
+
+def test_a_timeline_written_before_new_teams_existed_keeps_creating_teams(tmp_path: Path) -> None:
+    older = settings_from_dict(
+        config(
+            phases=[
+                phase("reg", "2026-05-01T09:00", opens=["registration"]),
+                phase("hack", "2026-05-01T12:00", opens=["team_changes", "submissions"]),
+            ]
+        ),
+        tmp_path,
+    )
+    assert older.phase("reg").opens == frozenset({"registration"})
+    assert older.phase("hack").opens == frozenset({"new_teams", "team_changes", "submissions"})
+
+
 def test_phases_must_be_in_chronological_order() -> None:
     found = problems(
         config(

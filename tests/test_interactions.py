@@ -70,3 +70,57 @@ async def test_other_discord_errors_get_the_apology_with_an_id(caplog):
     ((content, _),) = interaction.response.sent
     assert content.startswith("Sorry, something broke on our side.")
     assert caplog.records[0].exc_info
+
+
+def test_an_autocomplete_that_failed_for_load_is_one_warning_line_not_a_traceback():
+    import logging
+
+    from bot.db import Busy
+    from bot.interactions import _LateAutocomplete
+
+    def record(error: Exception, msg: str = "Ignoring exception in autocomplete for %r"):
+        return logging.LogRecord(
+            "discord.app_commands.tree",
+            logging.ERROR,
+            __file__,
+            1,
+            msg,
+            ("team join",),
+            (type(error), error, None),
+        )
+
+    busy = record(Busy())
+    assert _LateAutocomplete().filter(busy)
+    assert busy.levelno == logging.WARNING and busy.exc_info is None
+    assert busy.getMessage() == (
+        "Ignoring exception in autocomplete for 'team join' "
+        "(the database was busy: no suggestions this time)"
+    )
+    bug = record(ValueError("a real bug"))
+    assert _LateAutocomplete().filter(bug)
+    assert bug.levelno == logging.ERROR and bug.exc_info is not None
+    elsewhere = record(Busy(), "Ignoring exception in command %r")
+    assert _LateAutocomplete().filter(elsewhere) and elsewhere.levelno == logging.ERROR
+
+
+async def test_an_autocomplete_that_waited_too_long_is_dropped_unanswered():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    import discord
+
+    from bot.interactions import HackTree
+
+    tree = HackTree.__new__(HackTree)
+    now = discord.utils.utcnow()
+
+    def interaction(kind, waited: float):
+        return SimpleNamespace(type=kind, created_at=now - timedelta(seconds=waited))
+
+    autocomplete = discord.InteractionType.autocomplete
+    assert await tree.interaction_check(interaction(autocomplete, 0.2))
+    assert not await tree.interaction_check(interaction(autocomplete, 2.8))
+    # A command is always handled: its first answer (or deferral) still has a chance.
+    assert await tree.interaction_check(
+        interaction(discord.InteractionType.application_command, 2.8)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,60 @@ def test_revisions_form_one_line_with_readable_ids() -> None:
         assert re.fullmatch(r"\d{4}_[a-z0-9_]+", revision.revision), revision.revision
         assert Path(revision.path).stem == revision.revision
         assert revision.module.downgrade is not None
+
+
+async def test_0009_lets_a_stored_timeline_keep_creating_teams(database_url: str) -> None:
+    """An event upgraded mid-way: team creation stays open wherever team changes were."""
+    db = Database(database_url)
+    try:
+        await migrations.upgrade_async(db, "0008_lookup_indexes")
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import postgresql
+
+        json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+        phases = sa.table(
+            "phases",
+            sa.column("key", sa.String),
+            sa.column("name", sa.String),
+            sa.column("position", sa.Integer),
+            sa.column("starts_at", sa.DateTime(timezone=True)),
+            sa.column("opens", json),
+            sa.column("created_at", sa.DateTime(timezone=True)),
+            sa.column("updated_at", sa.DateTime(timezone=True)),
+        )
+        now = datetime.now(UTC)
+        async with db.engine.begin() as connection:
+            for position, opens in enumerate(
+                (["registration"], ["help_queue", "team_changes"], ["judging"])
+            ):
+                await connection.execute(
+                    phases.insert().values(
+                        key=f"p{position}",
+                        name=f"p{position}",
+                        position=position,
+                        starts_at=now,
+                        opens=opens,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        await migrations.upgrade_async(db, "0009_new_teams")
+
+        async def opens() -> list[list[str]]:
+            async with db.read() as session:
+                from sqlalchemy import select
+
+                from bot.models import Phase
+
+                rows = await session.scalars(select(Phase).order_by(Phase.position))
+                return [sorted(phase.opens) for phase in rows]
+
+        assert await opens() == [
+            ["registration"],
+            ["help_queue", "new_teams", "team_changes"],
+            ["judging"],
+        ]
+        await migrations.downgrade_async(db, "0008_lookup_indexes")
+        assert await opens() == [["registration"], ["help_queue", "team_changes"], ["judging"]]
+    finally:
+        await db.dispose()

@@ -52,7 +52,7 @@ def demo_config(now) -> dict[str, Any]:
                 "name": "Formation des équipes",
                 "start": at(2),
                 "end": at(4),
-                "opens": ["team_changes"],
+                "opens": ["new_teams", "team_changes"],
             },
             {
                 "key": "hacking",

@@ -110,6 +110,7 @@ async def scene_teams(demo: Demo) -> None:
     lea = demo.people["léa"]
     demo.heading("demo.scene.teams")
     demo.say("demo.teams.open", who=nadia.display_name)
+    await demo.slash(nadia, "admin phase override", what="new_teams", state="open")
     await demo.slash(nadia, "admin phase override", what="team_changes", state="open")
 
     await demo.slash(

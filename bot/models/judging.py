@@ -9,7 +9,7 @@
   project's quality estimate (mean ``mu``, variance ``sigma_sq``) and each judge's
   reliability (``alpha``/``beta``), with the project in front of them and the previous one.
 * ``awards``: shortlist, finalists and winners (``scope`` is ``overall`` or
-  ``challenge:<id>``).
+  ``challenge:<id>``); ``manual`` marks a winner an organiser placed by hand.
 * ``ceremonies``: a winners' announcement in progress, revealed one by one.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -110,6 +112,8 @@ class Award(Base):
     score: Mapped[float | None] = mapped_column(Float)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_by_discord_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Placed by an organiser (/admin judging winner-set), not taken from the ranking.
+    manual: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Ceremony(Base):

@@ -74,6 +74,9 @@ class Profile(TimestampMixin, Base):
     )
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     card_posted_at: Mapped[datetime | None]
+    # Their /lft card on the board, removed once they are in a team.
+    card_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     def __repr__(self) -> str:
         return f"Profile(id={self.id!r}, member_id={self.member_id!r})"
@@ -101,6 +104,9 @@ class Team(TimestampMixin, Base):
     channel_id: Mapped[int | None] = mapped_column(BigInteger)
     voice_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     card_posted_at: Mapped[datetime | None]
+    # Its /team recruit card on the board, removed once the team is full or archived.
+    card_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
     autoform_run_id: Mapped[int | None] = mapped_column(Integer)
     archived_at: Mapped[datetime | None]
 

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 CAPABILITIES: tuple[str, ...] = (
     "registration",
     "problem_collection",
+    "new_teams",
     "team_changes",
     "help_queue",
     "submissions",

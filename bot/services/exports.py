@@ -4,7 +4,8 @@ Each export is a UTF-8 CSV with a header row (with a byte-order mark, so spreads
 software reads accents right). The submissions file starts with the columns of a
 Devpost project export ("Project Title", "Submission Url", "About The Project",
 "\"Try it out\" Links", "Video Demo Link", "Opt-In Prizes" ...) so it can be imported
-where those are expected; hackbot's own columns follow.
+where those are expected; hackbot's own columns follow, the last being the project's
+awards (shortlists, finalists, winners; those an organiser placed by hand say so).
 
 Nothing private leaves: registrants' e-mail addresses and codes are only stored as
 digests and are never exported. Cells that a spreadsheet would run as a formula
@@ -212,7 +213,9 @@ async def submissions_export(session: AsyncSession, settings: Settings) -> Expor
         "Last Updated At",
         "Late By Seconds",
         "Flags",
+        "Awards",
     ]
+    awards = await _awards_by_submission(session, challenges)
     rows = []
     for sub in (await session.scalars(select(Submission).order_by(Submission.id))).all():
         team = teams.get(sub.team_id)
@@ -245,10 +248,36 @@ async def submissions_export(session: AsyncSession, settings: Settings) -> Expor
                 sub.last_edit_at,
                 sub.late_seconds,
                 sub.flags,
+                "; ".join(awards.get(sub.id, [])),
             ]
         )
     data, count = to_csv(header, rows)
     return Export("submissions", "submissions.csv", count, data)
+
+
+async def _awards_by_submission(
+    session: AsyncSession, challenges: dict[int, str]
+) -> dict[int, list[str]]:
+    """Each project's awards in words, winners first and overall before challenges:
+    "Winner, Overall, place 1 (set by hand); Finalist, Clean Air, place 2"..."""
+    from bot.models.judging import Award
+
+    found: dict[int, list[str]] = {}
+    rank = {"winner": 0, "finalist": 1, "shortlist": 2}
+    rows = (await session.scalars(select(Award))).all()
+    for award in sorted(
+        rows, key=lambda a: (rank.get(a.kind, 3), a.scope != "overall", a.scope, a.round, a.place)
+    ):
+        where = "Overall"
+        if award.scope.startswith("challenge:"):
+            where = challenges.get(int(award.scope.split(":", 1)[1]), award.scope)
+        text = f"{award.kind.capitalize()}, {where}, place {award.place}"
+        if award.kind == "shortlist":
+            text = f"Shortlist, round {award.round}, place {award.place}"
+        if award.manual:
+            text += " (set by hand)"
+        found.setdefault(award.submission_id, []).append(text)
+    return found
 
 
 async def scores_export(session: AsyncSession, settings: Settings) -> Export:

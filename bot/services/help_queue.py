@@ -875,9 +875,10 @@ async def idle_check(
 # Ratings
 
 
-async def rate(
-    session: AsyncSession, now: datetime, ticket_id: int, member_id: int, score: int
+async def check_rate(
+    session: AsyncSession, ticket_id: int, member_id: int, score: int
 ) -> HelpTicket:
+    """May ``member_id`` give ``score`` to the ticket? Reads only (answer first, write after)."""
     if not 1 <= score <= 5:
         raise InvalidInput("help.rate.range")
     ticket = await get_ticket(session, ticket_id)
@@ -887,6 +888,13 @@ async def rate(
         raise Conflict("help.rate.not_resolved")
     if ticket.rating is not None:
         raise Conflict("help.rate.already", score=ticket.rating)
+    return ticket
+
+
+async def rate(
+    session: AsyncSession, now: datetime, ticket_id: int, member_id: int, score: int
+) -> HelpTicket:
+    ticket = await check_rate(session, ticket_id, member_id, score)
     ticket.rating = score
     ticket.rated_by = member_id
     ticket.rated_at = now

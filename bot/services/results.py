@@ -12,6 +12,13 @@ earlier list of the same kind, except once a ceremony has started revealing it.
   over all projects.
 
 Projects flagged broken or absent by a majority of the judges who saw them are left out.
+
+Organisers can also place winners by hand (:func:`set_winner`, :func:`remove_winner`): a
+team's project at a place of a challenge or overall, replacing whoever held it (or moving
+the project from its other place there). Those awards are marked ``manual``; they are
+audited, revealed by the ceremony like the others, and exported. Saving the computed
+winners again replaces them (the preview says how many). While a ceremony is running the
+winners do not change (its order is fixed); once it is over they may, for the exports.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from bot.services import judging
 
 KINDS = ("shortlist", "finalist", "winner")
 OVERALL = "overall"
+#: The places an organiser can give by hand, per challenge or overall.
+MAX_PLACE = 10
 
 
 def challenge_scope(challenge_id: int) -> str:
@@ -49,6 +58,7 @@ class Entry:
     team_name: str
     title: str
     score: float | None
+    manual: bool = False
 
 
 def _eligible(rows: list[judging.Ranked]) -> list[judging.Ranked]:
@@ -298,3 +308,222 @@ async def awards_of(session: AsyncSession, kind: str) -> list[Award]:
             )
         ).all()
     )
+
+
+# --------------------------------------------------------------------------
+# Winners placed by hand
+
+
+def parse_scope(value: str) -> str | None:
+    """``overall`` or ``challenge:<id>`` from what autocomplete sends (None: not one of them)."""
+    text = (value or "").strip().lower()
+    if text == OVERALL:
+        return OVERALL
+    if text.startswith("challenge:") and text.split(":", 1)[1].isdigit():
+        return text
+    return None
+
+
+async def scope_of(session: AsyncSession, value: str) -> tuple[str, str | None]:
+    """(scope, challenge name) from ``overall``, ``challenge:<id>``, a challenge's id, slug
+    or name; raises NotFound (the challenge's own message) for anything else."""
+    from bot.services import challenges as challenge_service
+
+    scope = parse_scope(value)
+    if scope == OVERALL:
+        return OVERALL, None
+    text = scope.split(":", 1)[1] if scope else value
+    challenge = await challenge_service.find(session, text)
+    return challenge_scope(challenge.id), challenge.name
+
+
+async def current_winners(session: AsyncSession) -> list[Entry]:
+    """The saved winners (computed or placed by hand), by scope then place."""
+    rows = (
+        await session.execute(
+            select(Award, Team.name, Submission.title)
+            .join(Submission, Submission.id == Award.submission_id)
+            .join(Team, Team.id == Submission.team_id)
+            .where(Award.kind == "winner")
+            .order_by(Award.scope != OVERALL, Award.scope, Award.place)
+        )
+    ).all()
+    return [
+        Entry("winner", a.scope, a.place, a.submission_id, team, title, a.score, a.manual)
+        for a, team, title in rows
+    ]
+
+
+async def manual_winners(session: AsyncSession) -> int:
+    """How many saved winners an organiser placed by hand."""
+    rows = await session.scalars(
+        select(Award.id).where(Award.kind == "winner", Award.manual.is_(True))
+    )
+    return len(rows.all())
+
+
+async def _no_running_ceremony(session: AsyncSession) -> None:
+    if await session.scalar(select(Ceremony.id).where(Ceremony.status == "running").limit(1)):
+        raise Conflict("results.winner.ceremony_running")
+
+
+@dataclass(frozen=True)
+class WinnerChange:
+    """What :func:`set_winner` or :func:`remove_winner` did."""
+
+    scope: str
+    challenge_name: str | None
+    place: int
+    team_name: str
+    title: str
+    replaced: str | None = None  # the team that held that place before
+    moved_from: int | None = None  # the project's earlier place in that scope
+    unchanged: bool = False
+
+
+async def set_winner(
+    session: AsyncSession,
+    now: datetime,
+    actor: int | None,
+    scope_text: str,
+    place: int,
+    team_id: int,
+) -> WinnerChange:
+    """Put ``team_id``'s project at ``place`` of a challenge (or overall), by hand.
+
+    Whoever held that place loses it; a project already placed elsewhere in the same scope
+    moves. A challenge's place goes to a team of that challenge only."""
+    from bot.services import submissions as submission_service
+    from bot.services import teams as team_service
+
+    await _no_running_ceremony(session)
+    if not 1 <= place <= MAX_PLACE:
+        raise InvalidInput("results.winner.bad_place", max=MAX_PLACE)
+    scope, challenge_name = await scope_of(session, scope_text)
+    team = await team_service.get_team(session, team_id)
+    submission = await submission_service.get_for_team(session, team.id)
+    if submission is None:
+        raise InvalidInput("results.winner.no_submission", team=team.name)
+    if scope != OVERALL and scope != challenge_scope(team.challenge_id or 0):
+        raise InvalidInput(
+            "results.winner.not_in_challenge", team=team.name, challenge=challenge_name or ""
+        )
+    awards = list(
+        (
+            await session.scalars(select(Award).where(Award.kind == "winner", Award.scope == scope))
+        ).all()
+    )
+    holder = next((a for a in awards if a.place == place), None)
+    mine = next((a for a in awards if a.submission_id == submission.id), None)
+    if holder is not None and holder is mine:
+        return WinnerChange(
+            scope, challenge_name, place, team.name, submission.title, unchanged=True
+        )
+    replaced = None
+    if holder is not None:
+        replaced = await _team_name_of(session, holder.submission_id)
+        await session.delete(holder)
+        await session.flush()
+    moved_from = mine.place if mine is not None else None
+    round_no = await judging.current_round(session)
+    if mine is None:
+        mine = Award(kind="winner", scope=scope, submission_id=submission.id)
+        session.add(mine)
+    mine.round = round_no
+    mine.place = place
+    mine.score = None
+    mine.manual = True
+    mine.decided_at = now
+    mine.decided_by_discord_id = actor
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_discord_id=actor,
+            action="results.winner.set",
+            subject=scope,
+            detail={
+                "place": place,
+                "submission": submission.id,
+                "team": team.name,
+                "replaced": replaced,
+                "moved_from": moved_from,
+            },
+        )
+    )
+    await session.flush()
+    return WinnerChange(
+        scope,
+        challenge_name,
+        place,
+        team.name,
+        submission.title,
+        replaced=replaced,
+        moved_from=moved_from,
+    )
+
+
+async def remove_winner(
+    session: AsyncSession, now: datetime, actor: int | None, scope_text: str, place: int
+) -> WinnerChange:
+    """Leave ``place`` of a challenge (or overall) empty; the other places stay as they are."""
+    await _no_running_ceremony(session)
+    if not 1 <= place <= MAX_PLACE:
+        raise InvalidInput("results.winner.bad_place", max=MAX_PLACE)
+    scope, challenge_name = await scope_of(session, scope_text)
+    award = await session.scalar(
+        select(Award).where(Award.kind == "winner", Award.scope == scope, Award.place == place)
+    )
+    if award is None:
+        raise NotFound("results.winner.nobody_there", place=place)
+    submission = await session.get(Submission, award.submission_id)
+    assert submission is not None
+    team_name = await _team_name_of(session, award.submission_id) or "—"
+    await session.delete(award)
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_discord_id=actor,
+            action="results.winner.remove",
+            subject=scope,
+            detail={
+                "place": place,
+                "submission": award.submission_id,
+                "team": team_name,
+                "was_manual": award.manual,
+            },
+        )
+    )
+    await session.flush()
+    return WinnerChange(scope, challenge_name, place, team_name, submission.title)
+
+
+async def _team_name_of(session: AsyncSession, submission_id: int) -> str | None:
+    return await session.scalar(
+        select(Team.name)
+        .join(Submission, Submission.team_id == Team.id)
+        .where(Submission.id == submission_id)
+    )
+
+
+async def projects_for(
+    session: AsyncSession, typed: str, challenge_id: int | None = None, limit: int = 25
+) -> list[tuple[int, str, str]]:
+    """(team id, team name, project title) of active teams with a submission whose team name
+    or project title contains what was typed (for autocomplete), optionally of one challenge."""
+    from bot.services import names
+
+    folded = names.fold(typed or "")
+    query = (
+        select(Team.id, Team.name, Submission.title)
+        .join(Submission, Submission.team_id == Team.id)
+        .where(Team.archived_at.is_(None))
+    )
+    if challenge_id is not None:
+        query = query.where(Team.challenge_id == challenge_id)
+    rows = (await session.execute(query.order_by(Team.name_folded))).all()
+    found = [
+        (tid, name, title)
+        for tid, name, title in rows
+        if not folded or folded in names.fold(name) or folded in names.fold(title)
+    ]
+    return found[:limit]

@@ -641,6 +641,19 @@ async def mark_receipt(session: AsyncSession, submission_id: int, version: int) 
     )
 
 
+async def gallery_threads_by_age(session: AsyncSession, thread_ids: list[int]) -> list[int]:
+    """Of these gallery posts, the ones a submission uses, least recently updated first (the
+    ones to archive first when the server runs short of active threads)."""
+    if not thread_ids:
+        return []
+    rows = await session.scalars(
+        select(Submission.gallery_thread_id)
+        .where(Submission.gallery_thread_id.in_(thread_ids))
+        .order_by(Submission.last_edit_at, Submission.id)
+    )
+    return [int(thread_id) for thread_id in rows.all()]
+
+
 async def behind(session: AsyncSession) -> list[int]:
     """Submissions whose gallery post or receipt has not caught up (after a restart)."""
     rows = await session.scalars(

@@ -45,8 +45,11 @@ from bot.services import matching, names, timeline
 log = logging.getLogger(__name__)
 
 TEAM_CHANGES = "team_changes"
+NEW_TEAMS = "new_teams"
 REGISTRATION = "registration"
 PAGE_SIZE = 10
+#: Teams a person may create and leave empty within the create cooldown before waiting.
+CREATE_FREE_RESTARTS = 1
 
 
 # --------------------------------------------------------------------------
@@ -368,16 +371,23 @@ async def _check_name(
 
 
 def _audit(
-    session: AsyncSession, actor: int | None, action: str, team: Team, **detail: object
+    session: AsyncSession,
+    actor: int | None,
+    action: str,
+    team: Team,
+    *,
+    at: datetime | None = None,
+    **detail: object,
 ) -> None:
-    session.add(
-        AuditEntry(
-            actor_discord_id=actor,
-            action=action,
-            subject=f"team:{team.id}",
-            detail={"team": team.name, **detail},
-        )
+    entry = AuditEntry(
+        actor_discord_id=actor,
+        action=action,
+        subject=f"team:{team.id}",
+        detail={"team": team.name, **detail},
     )
+    if at is not None:
+        entry.at = at
+    session.add(entry)
 
 
 async def _add_member(
@@ -426,11 +436,16 @@ async def create_team(
     description: str | None = None,
     override: bool = False,
 ) -> Change:
-    """A registered participant without a team creates one and becomes its captain."""
+    """A registered participant without a team creates one and becomes its captain.
+
+    Needs ``new_teams`` open (config validation makes every phase that opens it open
+    ``team_changes`` too)."""
     if not override:
-        await require_open(session, settings, now, TEAM_CHANGES)
+        await require_open(session, settings, now, NEW_TEAMS)
     member, _profile = await participant(session, discord_id)
     await _not_in_a_team(session, member)
+    if not override:
+        await _create_cooldown(session, settings, now, discord_id)
     clean, folded, slug = await _check_name(session, settings, name)
     found = await find_challenge(session, challenge)
     text = _clean_description(description)
@@ -449,8 +464,36 @@ async def create_team(
     await session.flush()
     await _add_member(session, settings, team, member)
     team.captain_member_id = member.id
-    _audit(session, discord_id, "team.create", team)
+    _audit(session, discord_id, "team.create", team, at=now)  # the event's clock: cooldown
     return Change(team.id, team.name, joined=[discord_id], outcome="joined")
+
+
+async def _create_cooldown(
+    session: AsyncSession, settings: Settings, now: datetime, discord_id: int
+) -> None:
+    """Creating a team and leaving it empty, in a loop, would open a new private channel
+    each time and eat the server's 500. Starting over once is normal; after two teams you
+    created within ``create_cooldown_minutes`` were left empty, you wait until the older
+    one is that old before creating another."""
+    wait = timedelta(minutes=settings.formation.create_cooldown_minutes)
+    if not wait:
+        return
+    recent = (
+        await session.execute(
+            select(AuditEntry.at, AuditEntry.subject).where(
+                AuditEntry.action == "team.create",
+                AuditEntry.actor_discord_id == discord_id,
+                AuditEntry.at > now - wait,
+            )
+        )
+    ).all()
+    abandoned = []
+    for at, subject in recent:
+        team = await session.get(Team, int(str(subject).removeprefix("team:")))
+        if team is not None and team.archived_at is not None:
+            abandoned.append(at)
+    if len(abandoned) >= CREATE_FREE_RESTARTS + 1:
+        raise cooldown_error(min(abandoned) + wait - now)
 
 
 def _clean_description(text: str | None) -> str:
@@ -514,8 +557,15 @@ async def _pending(
 
 
 async def _cooldown(
-    session: AsyncSession, settings: Settings, now: datetime, team_id: int, member_id: int
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    team_id: int,
+    member_id: int,
+    kind: str = "request",
 ) -> None:
+    """One join request (or invitation) between the same team and person per
+    ``request_cooldown_minutes``: a decline cannot be answered by a stream of new asks."""
     wait = timedelta(minutes=settings.formation.request_cooldown_minutes)
     if not wait:
         return
@@ -523,7 +573,7 @@ async def _cooldown(
         select(func.max(TeamRequest.created_at)).where(
             TeamRequest.team_id == team_id,
             TeamRequest.member_id == member_id,
-            TeamRequest.kind == "request",
+            TeamRequest.kind == kind,
         )
     )
     if last is not None and now - last < wait:
@@ -556,6 +606,7 @@ async def invite(
         raise TeamFull(team=team.name, max=settings.teams.max_size)
     if await _pending(session, team.id, invitee.id, "invite") is not None:
         raise Conflict("teams.invite_pending", user=f"<@{invitee_discord_id}>")
+    await _cooldown(session, settings, now, team.id, invitee.id, kind="invite")
     request = TeamRequest(
         team_id=team.id,
         member_id=invitee.id,
@@ -794,6 +845,82 @@ async def set_looking_for(
     team.card_posted_at = now
     team.updated_at = now
     return team, size
+
+
+# --------------------------------------------------------------------------
+# Board cards (/lft and /team recruit)
+
+
+@dataclass(frozen=True)
+class BoardCard:
+    channel_id: int
+    message_id: int
+
+
+async def replace_profile_card(
+    session: AsyncSession, discord_id: int, channel_id: int, message_id: int
+) -> BoardCard | None:
+    """Remember a new /lft card; returns the card it replaces (to take off the board)."""
+    profile = await session.scalar(
+        select(Profile)
+        .join(Member, Member.id == Profile.member_id)
+        .where(Member.discord_id == discord_id)
+    )
+    if profile is None:
+        return None
+    old = _card(profile.card_channel_id, profile.card_message_id)
+    profile.card_channel_id, profile.card_message_id = channel_id, message_id
+    return old
+
+
+async def replace_team_card(
+    session: AsyncSession, team_id: int, channel_id: int, message_id: int
+) -> BoardCard | None:
+    """Remember a new /team recruit card; returns the card it replaces."""
+    team = await session.get(Team, team_id)
+    if team is None:
+        return None
+    old = _card(team.card_channel_id, team.card_message_id)
+    team.card_channel_id, team.card_message_id = channel_id, message_id
+    return old
+
+
+async def stale_cards(
+    session: AsyncSession, settings: Settings, team_id: int, *, forget: bool = True
+) -> list[BoardCard]:
+    """Cards that no longer say the truth after a change to ``team_id``: the /lft cards of
+    its members (they found a team), and its own recruit card when it is full or archived.
+    With ``forget`` they are forgotten here, so they are taken off the board once; without
+    it nothing is written (a cheap look on a read-only session first)."""
+    stale: list[BoardCard] = []
+    profiles = await session.scalars(
+        select(Profile)
+        .join(TeamMember, TeamMember.member_id == Profile.member_id)
+        .where(TeamMember.team_id == team_id, Profile.card_message_id.is_not(None))
+    )
+    for profile in profiles:
+        card = _card(profile.card_channel_id, profile.card_message_id)
+        if card is not None:
+            stale.append(card)
+        if forget:
+            profile.card_channel_id = profile.card_message_id = None
+    team = await session.get(Team, team_id)
+    if team is not None and team.card_message_id is not None:
+        if team.archived_at is not None or await size_of(session, team_id) >= (
+            settings.teams.max_size
+        ):
+            card = _card(team.card_channel_id, team.card_message_id)
+            if card is not None:
+                stale.append(card)
+            if forget:
+                team.card_channel_id = team.card_message_id = None
+    return stale
+
+
+def _card(channel_id: int | None, message_id: int | None) -> BoardCard | None:
+    if channel_id is None or message_id is None:
+        return None
+    return BoardCard(channel_id, message_id)
 
 
 # --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import NotAllowed
+from bot.errors import HackbotError, NotAllowed
 from bot.i18n import t
 from bot.interactions import is_organiser, lang_of, organiser_only, send
 from bot.localization import L
@@ -127,11 +127,21 @@ async def cancel_flow(interaction: discord.Interaction, ticket_id: int | None) -
 
 
 async def rate_flow(interaction: discord.Interaction, ticket_id: int, score: int) -> None:
+    """The comment form must be the click's first answer, so the rules are checked on a read
+    (no wait behind writers at a busy minute), the form opens, and only then is the score
+    stored. A teammate who rated in between wins; this click then stores nothing."""
     bot = bot_of(interaction)
     lang = lang_of(interaction)
-    async with bot.db.begin() as session:
-        await svc.rate(session, bot.clock.now(), ticket_id, interaction.user.id, score)
+    clicked_at = bot.clock.now()
+    async with bot.db.read() as session:
+        await svc.check_rate(session, ticket_id, interaction.user.id, score)
     await interaction.response.send_modal(views.CommentModal(ticket_id, score, lang))
+    try:
+        async with bot.db.begin() as session:
+            await svc.rate(session, clicked_at, ticket_id, interaction.user.id, score)
+    except HackbotError as exc:
+        log.info("rating %s★ of ticket %s not stored: %s", score, ticket_id, exc.key)
+        return
     message = interaction.message
     if message is not None:
         try:
@@ -225,7 +235,6 @@ class Help(commands.Cog):
                 detail=details,
                 lang=lang,
             )
-        await desk_of(self.bot).asked(asked)
         text = t(
             "help.asked",
             lang,
@@ -236,7 +245,10 @@ class Help(commands.Cog):
         )
         if asked.space_channel_id:
             text += "\n" + t("help.asked_space", lang, space=f"<#{asked.space_channel_id}>")
+        # The ticket is committed: say so first. The queue channel takes about 5 messages per
+        # 5 s, so at a busy minute the card can wait; the desk posts it (and retries) after.
         await send(interaction, text)
+        await desk_of(self.bot).asked(asked)
 
     @help.command(name=L("cmd.help.cancel.name"), description=L("cmd.help.cancel.description"))
     async def cancel(self, interaction: discord.Interaction) -> None:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import discord
+from sqlalchemy import select
 
 from bot.i18n import t
-from bot.models.help import HelpTicket
+from bot.models.help import LIVE_STATUSES, HelpTicket
 from bot.models.teams import Team
 from bot.scheduler import JOB_TASK_PREFIX
 from bot.services import help_queue as svc
@@ -31,6 +33,13 @@ log = logging.getLogger(__name__)
 
 #: Status messages edited per refresh pass (front of the queue first); then the next pass.
 EDITS_PER_PASS = 25
+#: After a crash, how far back (before a ticket was asked) its card or status message is
+#: looked for, and how many messages of the channel are read to find it.
+FIND_SLACK = timedelta(minutes=5)
+FIND_LIMIT = 200
+#: Pauses before posting a ticket's card or status message again after Discord refused it
+#: (5xx, 429 after discord.py's own tries), then: at the next start.
+RETRY_DELAYS_S = (2.0, 10.0, 30.0, 60.0, 120.0)
 #: Real-time pause between two status edits: they share Discord's 50 requests/s with
 #: everything else, and a full queue must not crowd out commands.
 EDIT_PAUSE_S = 0.1
@@ -43,6 +52,7 @@ class HelpDesk:
         self._refresh_task: asyncio.Task[None] | None = None
         self._dirty = False
         self._channel_lock = asyncio.Lock()
+        self._retries: dict[int, asyncio.Task[None]] = {}  # ticket id -> a later attempt
 
     @property
     def lang(self) -> str:
@@ -310,8 +320,20 @@ class HelpDesk:
     # -- after each change (commands, buttons and timers all come here) ------------
 
     async def asked(self, asked: svc.Asked) -> None:
-        await self.post_card(asked.ticket.id, asked.pinged)
-        await self.post_status(asked.ticket.id)
+        ticket_id = asked.ticket.id
+        missing = False
+        try:
+            await self.post_card(ticket_id, asked.pinged)
+        except discord.HTTPException as exc:
+            # The ticket is stored and queued; its card follows when Discord takes it.
+            log.warning(
+                "could not post the card of ticket %s (tried again soon): %s", ticket_id, exc
+            )
+            missing = True
+        if await self.post_status(ticket_id) is None and asked.space_channel_id is not None:
+            missing = True
+        if missing:
+            self.retry_later(ticket_id)
         self.poke()
 
     async def claimed(self, claimed: svc.Claimed) -> None:
@@ -360,6 +382,128 @@ class HelpDesk:
         elif by_team and closed.mentor_id is not None:
             await self.ping(ticket.id, "help.ping.cancelled", [closed.mentor_id])
         self.poke()
+
+    # -- after a crash ---------------------------------------------------------------
+
+    async def catch_up(self, before: datetime) -> int:
+        """Live tickets asked before ``before`` (this process's start) whose card or status
+        message a crash left unrecorded: the bot may have died after Discord posted it and
+        before it wrote the message id down, so the message is looked for first (by the
+        ticket's buttons) and posted only when Discord does not have it. Returns how many
+        tickets are complete again (the others are tried again later)."""
+        async with self.bot.db.read() as session:
+            ids = (
+                await session.scalars(
+                    select(HelpTicket.id)
+                    .where(
+                        HelpTicket.status.in_(LIVE_STATUSES),
+                        HelpTicket.created_at < before,
+                        HelpTicket.card_message_id.is_(None)
+                        | HelpTicket.status_message_id.is_(None),
+                    )
+                    .order_by(HelpTicket.id)
+                )
+            ).all()
+        done = 0
+        for ticket_id in ids:
+            if await self.complete(ticket_id):
+                done += 1
+            else:
+                self.retry_later(ticket_id)
+        if ids:
+            log.info("help tickets caught up after a restart: %d of %d complete", done, len(ids))
+        return done
+
+    async def _catch_up_ticket(self, ticket: HelpTicket, space_id: int | None) -> int:
+        """Find or post what the ticket lacks (card, status message); how many were put right.
+        Discord refusing for now is logged, and :meth:`complete` says what is still missing."""
+        fixed = 0
+        try:
+            if ticket.card_message_id is None:
+                fixed += await self._catch_up_card(ticket)
+            if ticket.status_message_id is None and space_id:
+                fixed += await self._catch_up_status(ticket, space_id)
+        except discord.HTTPException as exc:
+            log.warning("could not catch up the messages of ticket %s: %s", ticket.id, exc)
+        return fixed
+
+    async def complete(self, ticket_id: int) -> bool:
+        """Whether a live ticket has its card and (when its team has a space) its status
+        message; what is missing is found or posted first."""
+        loaded = await self._load(ticket_id)
+        if loaded is None or loaded[0].status not in LIVE_STATUSES:
+            return True
+        ticket, team = loaded
+        if ticket.card_message_id is not None and (
+            ticket.status_message_id is not None or not team.channel_id
+        ):
+            return True
+        await self._catch_up_ticket(ticket, team.channel_id)
+        loaded = await self._load(ticket_id)
+        if loaded is None:
+            return True
+        ticket, team = loaded
+        return ticket.card_message_id is not None and (
+            ticket.status_message_id is not None or not team.channel_id
+        )
+
+    def retry_later(self, ticket_id: int, attempt: int = 0) -> None:
+        """Post a ticket's missing card or status message after a pause, with growing pauses
+        while Discord keeps refusing (then: at the next start)."""
+        if attempt >= len(RETRY_DELAYS_S):
+            log.error(
+                "gave up on the messages of ticket %s (tried again at the next start)", ticket_id
+            )
+            return
+        pending = self._retries.get(ticket_id)
+        if pending is not None and not pending.done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(RETRY_DELAYS_S[attempt])
+            task = asyncio.current_task()
+            if task is not None:  # from here on it is work the bot is doing
+                task.set_name(f"{JOB_TASK_PREFIX}help-retry-{ticket_id}")
+            self._retries.pop(ticket_id, None)
+            try:
+                done = await self.complete(ticket_id)
+            except Exception:
+                log.exception("could not complete the messages of ticket %s", ticket_id)
+                done = False
+            if not done:
+                self.retry_later(ticket_id, attempt + 1)
+
+        # Not a hackbot-job while it only sleeps: nothing to wait for.
+        self._retries[ticket_id] = asyncio.create_task(later(), name=f"help-retry-{ticket_id}")
+
+    async def _catch_up_card(self, ticket: HelpTicket) -> int:
+        channel = await self.queue_channel()
+        if channel is None:
+            return 0
+        found = await _find_own(self.bot, channel, ticket, rf"help:[a-z]+:{ticket.id}")
+        if found is None:
+            await self.post_card(ticket.id, list(ticket.pinged or []))
+            return 1
+        async with self.bot.db.begin() as session:
+            row = await session.get(HelpTicket, ticket.id)
+            if row is not None and row.card_message_id is None:
+                row.card_channel_id, row.card_message_id = channel.id, found
+        await self.update_card(ticket.id)
+        return 1
+
+    async def _catch_up_status(self, ticket: HelpTicket, space_id: int) -> int:
+        channel = self.bot.get_partial_messageable(space_id, guild_id=self.bot.guild_id)
+        found = await _find_own(self.bot, channel, ticket, rf"help:cancel:{ticket.id}")
+        if found is None:
+            if await self.post_status(ticket.id) is None:
+                return 0
+        else:
+            async with self.bot.db.begin() as session:
+                row = await session.get(HelpTicket, ticket.id)
+                if row is not None and row.status_message_id is None:
+                    row.status_channel_id, row.status_message_id = space_id, found
+        await self.update_status(ticket.id)
+        return 1
 
     # -- timers -------------------------------------------------------------------
 
@@ -489,6 +633,24 @@ class HelpDesk:
         except RuntimeError:
             log.warning("broadcasts are not loaded: the queue-closed notice waits for them")
         return len(spaces)
+
+
+async def _find_own(
+    bot: HackBot, channel: discord.abc.Messageable, ticket: HelpTicket, custom_id: str
+) -> int | None:
+    """The id of the bot's message in ``channel`` (posted after the ticket was asked) with a
+    button whose custom id matches ``custom_id`` (a regular expression), if there is one."""
+    pattern = re.compile(custom_id)
+    me = bot.user.id if bot.user else None
+    after = discord.Object(id=discord.utils.time_snowflake(ticket.created_at - FIND_SLACK))
+    async for message in channel.history(limit=FIND_LIMIT, after=after):
+        if message.author.id != me:
+            continue
+        for row in message.components:
+            for child in getattr(row, "children", []):
+                if pattern.fullmatch(getattr(child, "custom_id", None) or ""):
+                    return message.id
+    return None
 
 
 def _users(ids: list[int]) -> discord.AllowedMentions:

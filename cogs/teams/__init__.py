@@ -10,10 +10,11 @@ import discord
 from discord.ext import commands
 
 from bot.admin import admin_group
+from bot.db import Busy
 from bot.services import teams as team_service
 from cogs.teams import spaces, views
 from cogs.teams.admin import AdminTeams, AutoformButton
-from cogs.teams.team_commands import Teams
+from cogs.teams.team_commands import Teams, remove_cards
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -24,6 +25,28 @@ log = logging.getLogger(__name__)
 class TeamEvents(commands.Cog):
     def __init__(self, bot: HackBot) -> None:
         self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_hackbot_team_changed(self, team_id: int) -> None:
+        """Take stale cards off the board: members' /lft cards, a full team's recruit card."""
+        try:
+            async with self.bot.db.read() as session:
+                if not await team_service.stale_cards(
+                    session, self.bot.settings, team_id, forget=False
+                ):
+                    return
+            async with self.bot.db.begin() as session:
+                stale = await team_service.stale_cards(session, self.bot.settings, team_id)
+        except Busy:
+            # A burst: the cards stay (their buttons still answer correctly) until the
+            # team's next change.
+            log.warning("board cards of team %s left for later: the database is busy", team_id)
+            return
+        await remove_cards(self.bot, stale)
+
+    async def cog_unload(self) -> None:
+        # Delayed renames die with the bot: the next change to the team renames its space.
+        spaces.manager(self.bot).close()
 
     @commands.Cog.listener()
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:

@@ -198,7 +198,7 @@ class AdminTeams(commands.Cog):
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, team, name
             )
         await send(interaction, t("teams.renamed", lang, old=old, team=change.team_name))
-        self.bot.dispatch("hackbot_team_changed", change.team_id)
+        await spaces.team_changed(self.bot, change.team_id)  # the space follows the new name
 
     @team.command(
         name=L("cmd.admin.team.captain.name"), description=L("cmd.admin.team.captain.description")

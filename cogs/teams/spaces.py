@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 import discord
 
+from bot import threads
 from bot.i18n import t
 from bot.models.teams import Team
 from bot.services import team_spaces
@@ -35,6 +38,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MEMBER_TYPE = 1
+
+#: Discord lets a channel (or thread) be renamed about twice per 10 minutes; a third rename
+#: inside the window would be answered with a 429 asking to wait up to 10 minutes. The space
+#: follows its team's name within that budget and catches up when the window frees.
+RENAMES_PER_WINDOW = 2
+RENAME_WINDOW_SECONDS = 600.0
+#: How often organisers hear that the server has no room left for team spaces.
+NO_ROOM_REPEAT_SECONDS = 600.0
 
 
 def member_overwrite() -> discord.PermissionOverwrite:
@@ -68,6 +79,10 @@ class SpaceManager:
         self.bot = bot
         self._locks: dict[int, asyncio.Lock] = {}
         self._layout_lock = asyncio.Lock()
+        self._renamed_at: dict[int, deque[float]] = {}  # channel id -> monotonic times
+        self._catch_up: dict[int, asyncio.Task[None]] = {}  # team id -> delayed refresh
+        self._no_room_said_at = -NO_ROOM_REPEAT_SECONDS
+        self._retries: dict[int, asyncio.Task[None]] = {}  # team id -> space tried again
 
     def _lock(self, team_id: int) -> asyncio.Lock:
         return self._locks.setdefault(team_id, asyncio.Lock())
@@ -171,10 +186,13 @@ class SpaceManager:
             if team.space_kind is None:
                 if not wanted:
                     return
-                team = await self._create(guild, team)
+                created = await self._create(guild, team)
+                if created is None:
+                    return  # no room on the server: said to organisers; tried again next change
+                team = created
             await self._sync(guild, team, wanted)
 
-    async def _create(self, guild: discord.Guild, team: Team) -> Team:
+    async def _create(self, guild: discord.Guild, team: Team) -> Team | None:
         settings = self.bot.settings
         async with self._layout_lock:  # two teams must not both take the last slot of a category
             layout = self.layout(guild)
@@ -182,13 +200,24 @@ class SpaceManager:
             voice_id = None
             if placement.kind == "thread":
                 hub = await self.hub(guild)
-                thread = await hub.create_thread(
-                    name=team.slug[:100],
-                    type=discord.ChannelType.private_thread,
-                    invitable=False,
-                    auto_archive_duration=10080,
-                    reason=self.reason,
-                )
+                # Statement and gallery posts are archived (still readable) to make room; a
+                # team space may use the headroom they leave.
+                if not await threads.make_room(self.bot, guild):
+                    await self._no_room(guild, team)
+                    return None
+                try:
+                    thread = await hub.create_thread(
+                        name=team.slug[:100],
+                        type=discord.ChannelType.private_thread,
+                        invitable=False,
+                        auto_archive_duration=10080,
+                        reason=self.reason,
+                    )
+                except discord.HTTPException as error:
+                    if error.code != threads.MAX_ACTIVE_THREADS_CODE:
+                        raise
+                    await self._no_room(guild, team)
+                    return None
                 channel_id = thread.id
                 log.info(
                     "team %s (%s): private thread in #%s (channels used %d of %d, headroom %d)",
@@ -250,6 +279,35 @@ class SpaceManager:
         await self._welcome(team)
         return team
 
+    async def _no_room(self, guild: discord.Guild, team: Team) -> None:
+        """Neither a channel nor an active thread is left: tell the organisers (at most every
+        10 minutes), never hit Discord's limit. The team keeps working without its space and
+        gets it at its next change once room is made."""
+        log.error(
+            "team %s (%s): no room for its space (channels and active threads are used up)",
+            team.id,
+            team.name,
+        )
+        now = time.monotonic()
+        if now - self._no_room_said_at < NO_ROOM_REPEAT_SECONDS:
+            return
+        self._no_room_said_at = now
+        channel = discord.utils.get(guild.text_channels, name=self.bot.settings.channels.organisers)
+        if channel is None:
+            return
+        try:
+            await channel.send(
+                t(
+                    "teams.space.no_room",
+                    self.bot.settings.event.language,
+                    team=team.name,
+                    limit=threads.GUILD_ACTIVE_THREADS,
+                ),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not tell the organisers there is no room: %s", exc)
+
     async def _welcome(self, team: Team) -> None:
         channel = await self._space(team.channel_id)
         if channel is None:
@@ -276,6 +334,7 @@ class SpaceManager:
         if space is None:
             log.warning("team %s: its space %s is gone", team.id, team.channel_id)
             return
+        await self._follow_name(team, space)
         if isinstance(space, discord.Thread):
             present = {m.id for m in await space.fetch_members()} - {guild.me.id}
             if space.archived:
@@ -289,6 +348,7 @@ class SpaceManager:
         if team.voice_channel_id:
             voice = await self._space(team.voice_channel_id)
             if voice is not None:
+                await self._follow_name(team, voice)
                 channels.append(voice)
         for channel in channels:
             assert isinstance(channel, discord.abc.GuildChannel)
@@ -320,6 +380,96 @@ class SpaceManager:
                     channel.id, user_id, reason=self.reason
                 )
 
+    # -- names ----------------------------------------------------------------------
+
+    def rename_wait(self, channel_id: int, now: float | None = None) -> float:
+        """Seconds before ``channel_id`` may be renamed again without a 429 (0: now)."""
+        now = time.monotonic() if now is None else now
+        done = self._renamed_at.get(channel_id)
+        if not done:
+            return 0.0
+        while done and now - done[0] >= RENAME_WINDOW_SECONDS:
+            done.popleft()
+        if len(done) < RENAMES_PER_WINDOW:
+            return 0.0
+        return RENAME_WINDOW_SECONDS - (now - done[0])
+
+    async def _follow_name(
+        self, team: Team, space: discord.abc.GuildChannel | discord.Thread
+    ) -> None:
+        """Rename the space after a team rename, within Discord's rename budget."""
+        wanted = team.slug[:100]
+        if space.name == wanted:
+            return
+        wait = self.rename_wait(space.id)
+        if wait > 0:
+            log.info(
+                "team %s: #%s becomes #%s in %.0f s (Discord's rename limit)",
+                team.id,
+                space.name,
+                wanted,
+                wait,
+            )
+            self._refresh_later(team.id, wait)
+            return
+        self._renamed_at.setdefault(space.id, deque()).append(time.monotonic())
+        if isinstance(space, discord.TextChannel):
+            topic = t("teams.space.topic", self.bot.settings.event.language, team=team.name)
+            await space.edit(name=wanted, topic=topic, reason=self.reason)
+        else:
+            await space.edit(name=wanted, reason=self.reason)  # type: ignore[call-arg]
+        log.info("team %s: space renamed to #%s", team.id, wanted)
+
+    def _refresh_later(self, team_id: int, delay: float) -> None:
+        pending = self._catch_up.get(team_id)
+        if pending is not None and not pending.done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(delay + 1)
+            self._catch_up.pop(team_id, None)
+            try:
+                await self.refresh(team_id)
+            except Exception:
+                log.exception("team %s: the delayed space refresh failed", team_id)
+
+        # Not a "hackbot-job:" task: nothing should wait minutes for a channel's new name.
+        self._catch_up[team_id] = asyncio.create_task(later(), name=f"hackbot-later:{team_id}")
+
+    def retry_later(self, team_id: int) -> None:
+        """Refresh the team's space again after growing pauses until Discord accepts."""
+        pending = self._retries.get(team_id)
+        if pending is not None and not pending.done():
+            return
+
+        async def retry() -> None:
+            try:
+                for pause in RETRY_PAUSES_SECONDS:
+                    await asyncio.sleep(pause)
+                    try:
+                        await self.refresh(team_id)
+                    except discord.HTTPException as error:
+                        log.warning("team %s: its space is still refused (%s)", team_id, error)
+                        continue
+                    log.info("team %s: its space is made after a refusal", team_id)
+                    self.bot.dispatch("hackbot_team_changed", team_id)
+                    return
+                log.error(
+                    "team %s: Discord kept refusing its space; the next change or /admin repair "
+                    "makes it",
+                    team_id,
+                )
+            finally:
+                self._retries.pop(team_id, None)
+
+        self._retries[team_id] = asyncio.create_task(retry(), name=f"hackbot-later:space:{team_id}")
+
+    def close(self) -> None:
+        for task in [*self._catch_up.values(), *self._retries.values()]:
+            task.cancel()
+        self._catch_up.clear()
+        self._retries.clear()
+
     async def _archive(self, guild: discord.Guild, team: Team) -> None:
         space = await self._space(team.channel_id)
         if space is None:
@@ -350,10 +500,22 @@ def manager(bot: HackBot) -> SpaceManager:
     return existing
 
 
+#: Pauses before the space of a team is tried again after Discord refused it (5xx or 429
+#: after discord.py's own tries). After the last, the next change or /admin repair does it.
+RETRY_PAUSES_SECONDS = (2.0, 5.0, 15.0, 45.0, 120.0)
+
+
 async def team_changed(bot: HackBot, team_id: int) -> None:
-    """After any change to a team: update its space, then tell the other features."""
+    """After any change to a team: update its space, then tell the other features.
+
+    The change itself is already committed: if Discord refuses to make the space match
+    (an outage, a 429 storm), the member is not told something broke; the space is tried
+    again in the background after growing pauses."""
     try:
         await manager(bot).refresh(team_id)
+    except discord.HTTPException as error:
+        log.warning("team %s: Discord refused its space (%s); trying again later", team_id, error)
+        manager(bot).retry_later(team_id)
     finally:
         bot.dispatch("hackbot_team_changed", team_id)
 

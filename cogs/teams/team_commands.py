@@ -50,6 +50,18 @@ async def board_channel(bot: HackBot) -> discord.TextChannel:
     )
 
 
+async def remove_cards(bot: HackBot, stale: list[team_service.BoardCard]) -> None:
+    """Take cards off the board (they are the bot's own messages: no extra permission)."""
+    reason = t("teams.card_removed_reason", bot.settings.event.language)
+    for card in stale:
+        try:
+            await bot.http.delete_message(card.channel_id, card.message_id, reason=reason)
+        except discord.NotFound:
+            pass  # someone deleted it already
+        except discord.HTTPException as exc:
+            log.warning("could not take card %s off the board: %s", card.message_id, exc)
+
+
 async def team_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
@@ -93,8 +105,8 @@ async def _dm(bot: HackBot, user_id: int, content: str, **kwargs) -> bool:  # ty
 async def _space_text(bot: HackBot, team_id: int, lang: str) -> str:
     async with bot.db.read() as session:
         space = await team_service.space_of(session, team_id)
-    if space.channel_id is None:
-        return ""
+    if space.channel_id is None:  # Discord refused it for now, or the server is full
+        return t("teams.space_pending", lang)
     return t("teams.space_line", lang, space=f"<#{space.channel_id}>")
 
 
@@ -377,7 +389,7 @@ class Teams(commands.Cog):
         await self._tell_space(
             change.team_id, "teams.space.renamed", old=old, team=change.team_name
         )
-        self.bot.dispatch("hackbot_team_changed", change.team_id)
+        await spaces.team_changed(self.bot, change.team_id)  # the space follows the new name
 
     # -- info / list ---------------------------------------------------------------------
 
@@ -520,6 +532,11 @@ class Teams(commands.Cog):
             view=views.lft_view(interaction.user.id, board_lang),
             allowed_mentions=discord.AllowedMentions.none(),
         )
+        async with self.bot.db.begin() as session:
+            old = await team_service.replace_profile_card(
+                session, interaction.user.id, board.id, message.id
+            )
+        await remove_cards(self.bot, [old] if old else [])  # one card per person
         await send(interaction, t("lft.posted", lang, link=message.jump_url))
 
 
@@ -629,6 +646,9 @@ class RecruitView(GuardedView):
             view=views.team_card_view(data.id, board_lang),
             allowed_mentions=discord.AllowedMentions.none(),
         )
+        async with bot.db.begin() as session:
+            old = await team_service.replace_team_card(session, data.id, board.id, message.id)
+        await remove_cards(bot, [old] if old else [])  # one card per team
         await interaction.edit_original_response(
             content=t("teams.recruit_posted", self.lang, link=message.jump_url), view=None
         )

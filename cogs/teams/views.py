@@ -167,9 +167,14 @@ async def talk_to_team(interaction: discord.Interaction, team_id: int) -> None:
 async def talk(
     interaction: discord.Interaction, others: list[int], *, topic_name: str | None
 ) -> None:
-    """Open a private thread on the board between the presser and ``others``."""
+    """Open a private thread on the board between the presser and ``others``.
+
+    Only registered participants may: the thread adds and pings the card's owner, so
+    anyone else on the server could otherwise reach participants who closed their DMs."""
     bot: HackBot = interaction.client  # type: ignore[assignment]
     lang = lang_of(interaction)
+    async with bot.db.read() as session:
+        await team_service.participant(session, interaction.user.id)
     if interaction.user.id in others:
         await send(interaction, t("lft.talk_self", lang))
         return

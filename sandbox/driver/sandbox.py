@@ -110,6 +110,9 @@ class Sandbox:
         self.deferred_max_s = 10.0
         self.bot_ready_max_s = 60.0
         self.advance_tasks_max_s = 5.0
+        # False: an interaction returns as soon as it is answered, without waiting for the
+        # whole sandbox to settle (many members acting at once: see "Bursts" in the README).
+        self.settle_after_interaction = True
         self.startup_s: float | None = None
         # The bot as a separate OS process (bot_process=True): see sandbox/driver/process.py.
         self.process_mode = bot_process
@@ -520,6 +523,41 @@ class Sandbox:
     def rate_limiter(self) -> Any:
         return self.server.rate_limiter
 
+    @property
+    def invalid_requests(self) -> Any:
+        """Discord's invalid-request count (401, 403, 429 except shared-scope 429s) in a
+        sliding 10-minute window: ``count``, ``peak``, ``total``, ``by_status``, ``summary()``
+        (a :class:`sandbox.rules.invalid_requests.InvalidRequests`)."""
+        return self.server.invalid_requests
+
+    def crash_after(
+        self, route: str, match: Callable[[Any, Any], bool] | None = None
+    ) -> CrashPoint:
+        """SIGKILL the bot process right after the server did what a request asked, before the
+        bot hears the answer: the crash between "Discord did it" and "the bot recorded it".
+
+        ``route`` is ``"METHOD /template"`` (e.g. ``"POST /channels/{channel_id}/messages"``);
+        ``match(call, result)`` narrows it down (``call.params``, ``call.json``; ``result`` is
+        what the handler returned, e.g. the message). Fires once. Process mode only. Then
+        ``await point.wait()`` and ``await sb.kill_bot()`` (which reaps the process) before
+        ``start_bot()``."""
+        if not self.process_mode:
+            raise RuntimeError("crash_after needs the bot as a process (bot_process=True)")
+        point = CrashPoint(self, route, match)
+        self.server.after_handled.append(point.check)
+        return point
+
+    def crash_before(self, route: str, match: Callable[[Any], bool] | None = None) -> CrashPoint:
+        """SIGKILL the bot process when a matching request arrives, and do not carry it out:
+        the bot died just before that request left (what it did before is done, this and
+        what follows is not). ``match(call)``; otherwise as :meth:`crash_after`."""
+        if not self.process_mode:
+            raise RuntimeError("crash_before needs the bot as a process (bot_process=True)")
+        point = CrashPoint(self, route, (lambda call, _r: match(call)) if match else None)
+        point.before = True
+        self.server.before_handled.append(point.check_before)
+        return point
+
     def drop_gateway(self, *, resumable: bool = True, close_code: int | None = None) -> int:
         """Cut the bot's gateway connection. Default: a network failure (no close frame);
         the bot reconnects and RESUMEs, receiving the events it missed.
@@ -897,8 +935,60 @@ class Sandbox:
                     f"the bot deferred {what} but neither edited the response nor sent a "
                     f"follow-up within {self.deferred_max_s:.0f} s (the member sees 'thinking...')"
                 )
-        await self.settle()
+        if self.settle_after_interaction:
+            await self.settle()
         return Reply(self, member, record)
+
+
+class CrashPoint:
+    """A one-shot crash of the bot process after a matching request (``sb.crash_after``)."""
+
+    def __init__(self, sb: Sandbox, route: str, match: Callable[[Any, Any], bool] | None) -> None:
+        self._sb = sb
+        self.route = route
+        self.match = match
+        self.call: Any = None
+        self.result: Any = None
+        self.before = False
+        self._fired = asyncio.Event()
+
+    @property
+    def fired(self) -> bool:
+        return self._fired.is_set()
+
+    def check(self, route: str, call: Any, result: Any) -> None:
+        if self.fired or route != self.route:
+            return
+        if self.match is not None and not self.match(call, result):
+            return
+        process = self._sb.bot_process
+        if process is None or process.pid is None or not process.running:
+            return
+        import os
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)
+        self.call, self.result = call, result
+        self._fired.set()
+        self.cancel()
+
+    def check_before(self, route: str, call: Any) -> bool:
+        """``check`` before the handler: True (swallow the request) when it fired."""
+        self.check(route, call, None)
+        return self.fired and self.call is call
+
+    def cancel(self) -> None:
+        for hooks, hook in (
+            (self._sb.server.after_handled, self.check),
+            (self._sb.server.before_handled, self.check_before),
+        ):
+            with contextlib.suppress(ValueError):
+                hooks.remove(hook)
+
+    async def wait(self, max_wait: float = 30.0) -> None:
+        """Wait until the crash happened (raises TimeoutError otherwise)."""
+        await asyncio.wait_for(self._fired.wait(), max_wait)
 
 
 def _default_permissions(bot_factory: Any) -> int:

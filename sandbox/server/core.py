@@ -141,6 +141,7 @@ class SandboxServer:
         now: Callable[[], datetime] | None = None,
     ) -> None:
         from sandbox.rules.faults import Faults
+        from sandbox.rules.invalid_requests import InvalidRequests
 
         self.token = token
         self.snowflakes = Snowflakes()
@@ -213,7 +214,19 @@ class SandboxServer:
         self.requests: list[tuple[str, str, int]] = []  # (method, route template, status)
         self.inflight = 0
         self.last_activity = time.monotonic()
-        self.stats = {"requests": 0, "faults": 0, "rate_limited": 0, "rejected": 0}
+        self.stats = {
+            "requests": 0,
+            "faults": 0,
+            "rate_limited": 0,
+            "storm_rate_limited": 0,
+            "rejected": 0,
+        }
+        # Discord's 10,000 invalid requests per 10 minutes (sandbox/rules/invalid_requests.py).
+        self.invalid_requests = InvalidRequests()
+        # Called with (route, call) before a handler; one returning True swallows the request.
+        self.before_handled: list[Callable[[str, Any], bool]] = []
+        # Called with (route, call, result) after a handler succeeds, before the answer leaves.
+        self.after_handled: list[Callable[[str, Any, Any], None]] = []
 
         # network
         self._runner: web.AppRunner | None = None
@@ -627,8 +640,9 @@ class SandboxServer:
         return channel
 
     def delete_channel(self, guild: st.GuildState, channel: dict) -> dict:
-        guild.channels.pop(channel["id"], None)
+        # Announced first: who receives a private thread's THREAD_DELETE depends on it existing.
         self.channel_event("CHANNEL_DELETE", guild, channel)
+        guild.channels.pop(channel["id"], None)
         if channel["type"] not in st.THREAD_TYPES:
             for thread in [t for t in guild.threads() if t["parent_id"] == channel["id"]]:
                 guild.channels.pop(thread["id"], None)

@@ -1,5 +1,12 @@
 """The path every REST request takes: faults, auth, rate limits, OpenAPI validation, handler.
 
+Every answer is also counted against Discord's invalid-request limit
+(``server.invalid_requests``, :mod:`sandbox.rules.invalid_requests`). Before the handler,
+the callables in ``server.before_handled`` are called with ``(route, call)``; if one
+returns True the request is swallowed (never carried out). After a handler succeeds the
+callables in ``server.after_handled`` are called with ``(route, call, result)`` before the
+answer leaves. The driver's crash points use both.
+
 Handlers are registered with :func:`route` and receive a :class:`Call`. They return a
 JSON-able value (200), ``None`` (204) or ``(status, body)``, and raise
 :class:`sandbox.rules.errors.DiscordError` to refuse. Every refusal is recorded in
@@ -184,6 +191,8 @@ async def _pipeline(
 
     def done(response: web.StreamResponse) -> web.StreamResponse:
         server.requests[record_index] = (method, spec.template, response.status)
+        # Discord's invalid-request limit (401, 403, 429 except shared-scope 429s).
+        server.invalid_requests.record(response.status, response.headers.get("X-RateLimit-Scope"))
         return response
 
     route_key = f"{method} {spec.template}"
@@ -208,6 +217,12 @@ async def _pipeline(
     headers: dict[str, str] = {}
     try:
         body, files, raw, content_type = await _read_body(request)
+        # 3a. a 429 storm (sb.faults.rate_limit_rate) on the bot's own requests
+        if not spec.token_auth:
+            stormed = server.faults.pick_rate_limit(route=route_key)
+            if stormed is not None:
+                server.stats["storm_rate_limited"] += 1
+                raise stormed
         # 3. rate limits (interaction callbacks and webhook-token follow-ups skip the global limit)
         if server.rate_limiter is not None:
             sub_bucket = None
@@ -236,7 +251,14 @@ async def _pipeline(
             )
         # 5. the handler, which enforces Discord's limits and permissions
         call = Call(server, request, spec.template, params, dict(request.query), body, files)
+        # 5a. observers that may swallow the request (the driver's sb.crash_before: the bot
+        # died just before this request reached Discord, which therefore never carries it out)
+        if any([hook(route_key, call) for hook in list(server.before_handled)]):
+            return done(json_response(503, {"message": "503: Service Unavailable", "code": 0}))
         result = await spec.handler(call)
+        # 6. observers of what was done (the driver's crash points: sb.crash_after)
+        for hook in list(server.after_handled):
+            hook(route_key, call, result)
     except RateLimited as limited:
         server.stats["rate_limited"] += 1
         return done(json_response(429, limited.body(), limited.headers()))

@@ -27,6 +27,10 @@ TINY = {
     "autoform": ["--participants", "300", "--challenges", "6", "--repeat", "1"],
     # The largest headroom leaves about 40 channels: the other spaces are private threads.
     "fanout": ["--teams", "60", "--headroom", "450", "--latency-ms", "5"],
+    "submit": [
+        "--teams", "20", "--window", "12", "--tail", "6", "--late", "2",
+        "--challenges", "3", "--latency-ms", "5",
+    ],
 }  # fmt: skip
 
 
@@ -103,11 +107,26 @@ def check_fanout(data: dict) -> None:
     assert results["violations"] == [] and results["bot_error_lines"] == 0
 
 
+def check_submit(data: dict) -> None:
+    results = data["results"]
+    # Every team that pressed Confirm before the deadline got in, once, and read so.
+    assert results["on_time"] == 20 and results["lost"] == [] and results["duplicates"] == []
+    assert results["steps_ms"]["confirm (ack)"]["count"] == 22  # the late ones clicked too
+    # The late ones were refused, never stored as on time.
+    assert results["refused_late"] == 2 and results["late_accepted"] == []
+    assert results["missed_deadlines"] == 0
+    # The gallery and the receipts caught up: one post each, one receipt in each space.
+    assert results["behind"] == 0 and results["gallery_posts"] == 20
+    assert results["no_post"] == [] and results["no_receipt"] == [] and results["spaces"] == 22
+    assert results["violations"] == [] and results["bot_error_lines"] == 0
+
+
 CHECKS = {
     "latency": check_latency,
     "members": check_members,
     "autoform": check_autoform,
     "fanout": check_fanout,
+    "submit": check_submit,
 }
 
 
@@ -125,7 +144,78 @@ def test_autoform_on_postgresql(tmp_path):
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="needs HACKBOT_TEST_DATABASE_URL")
+def test_submit_on_postgresql(tmp_path):
+    data = run_bench("submit", tmp_path, "--database", str(PG_URL))
+    check_submit(data)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="needs HACKBOT_TEST_DATABASE_URL")
 def test_latency_on_postgresql(tmp_path):
     data = run_bench("latency", tmp_path, "--database", str(PG_URL))
     check_latency(data)
+    assert data["args"]["database"] == PG_URL
+
+
+# -- event: the whole event at 1 % (the real rate limits off, so that it takes seconds) -------
+
+TINY["event"] = [
+    "--scale", "0.01", "--burst-seconds", "10", "--help-seconds", "3",
+    "--latency-ms", "5", "--no-rate-limits",
+]  # fmt: skip
+EVENT_PHASES = [
+    "setup",
+    "registration",
+    "statements",
+    "review",
+    "teams",
+    "mentors",
+    "help",
+    "submissions",
+    "judging",
+]
+
+
+def check_event(data: dict) -> None:
+    results = data["results"]
+    figures = results["figures"]
+    assert figures["participants"] == 280 and figures["teams"] == 15
+    phases = {p["name"]: p for p in results["phases"]}
+    assert list(phases) == EVENT_PHASES
+    # Every phase sent real interactions (setup only gives roles).
+    assert all(phases[name]["interactions"] > 0 for name in EVENT_PHASES[1:])
+    for phase in phases.values():
+        # No unexpected reply, no broken flow, nothing acknowledged and then missing.
+        assert phase["unexpected"] == 0 and phase["broken"] == 0, phase["samples"]
+        assert not phase["lost"], phase["lost_detail"]
+        assert phase["limit_refusals"] == [] and phase["other_refusals"] == []
+    checks = results["checks"]
+    assert checks["registration"]["profiles"] == 280
+    assert checks["statements"]["stored"] == 20 and checks["statements"]["pending_at_end"] == 0
+    assert checks["review"]["challenges"] == 1
+    teams = checks["teams"]
+    assert teams["teams"] >= 10 and teams["spaces"].get("None", 0) == 0
+    assert phases["teams"]["facts"]["spaces_job_finished"]
+    # Everyone told "submitted" is stored exactly once.
+    submitted = checks["submissions"]
+    expected = min(figures["submissions"], teams["teams"])
+    assert submitted["told_submitted"] == submitted["stored"] == expected
+    assert submitted["duplicates"] == 0
+    assert checks["judging"]["scored_reviews"] == checks["judging"]["saved_acknowledged"] == 3
+    assert results["database_mb"] > 0 and results["bot_peak_rss_mb"] > 0
+    assert results["discord_at_end"]["members"] == 280 + 29 + 1 + 4 + 2
+
+
+CHECKS["event"] = check_event
+
+
+def test_event_on_sqlite(tmp_path):
+    check_event(run_bench("event", tmp_path))
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="needs HACKBOT_TEST_DATABASE_URL")
+def test_event_on_postgresql(tmp_path):
+    data = run_bench("event", tmp_path, "--database", str(PG_URL))
+    check_event(data)
     assert data["args"]["database"] == PG_URL

@@ -78,7 +78,8 @@ async def test_english_reader_and_the_timeline_moving(start_sandbox):
     await sb.advance(hours=1)
     fields = {f["name"]: f["value"] for f in (await sam.slash("about")).embed["fields"]}
     assert fields["Open now"].splitlines() == [
-        "• Team formation and changes",
+        "• New teams",
+        "• Joining and changing teams",
         "• Mentor help",
         "• Project submissions",
     ]

@@ -1,6 +1,7 @@
 """Judging end to end: rubric cards (menus, save, skip, flags), cards that survive a
 restart, pairwise comparisons, /admin judging status, winners and the ceremony revealed
-one by one (timed, and by hand), and /admin export as CSV attachments."""
+one by one (timed, and by hand), winners placed by hand, and /admin export as CSV
+attachments."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.clock import utcnow
 from bot.services import registration as reg
@@ -216,3 +218,117 @@ async def test_export_gives_organisers_csv_files_only_they_see(start_sandbox):
     with pytest.raises(PermissionError):
         await participant.slash("admin export")
     assert not [m for m in sb.channel("general").messages if m.get("attachments")]
+
+
+async def test_organisers_place_winners_by_hand_and_the_ceremony_reveals_them(start_sandbox):
+    from bot.models.challenges import Challenge
+    from bot.models.teams import Team
+
+    sb = await start_sandbox(config(ceremony_interval_seconds=0))
+    await projects(sb, 3)
+    async with sb.bot.db.begin() as session:
+        air = Challenge(slug="clean-air", name="Clean Air", name_folded="clean air", position=0)
+        session.add(air)
+        await session.flush()
+        teams = {t.name: t for t in (await session.scalars(select(Team))).all()}
+        teams["Team 0"].challenge_id = teams["Team 1"].challenge_id = air.id
+        air_scope, team_ids = f"challenge:{air.id}", {n: str(t.id) for n, t in teams.items()}
+    org = await sb.add_member("org", roles=["Organiser"])
+    judge = await sb.add_member("jo", roles=["Judge"])
+    pat = await sb.add_member("pat")
+
+    choices = await org.autocomplete("admin judging winner-set", "challenge", "")
+    assert [c["name"] for c in choices] == ["Overall", "Clean Air"]
+    assert [c["value"] for c in choices] == ["overall", air_scope]
+    # With the challenge chosen, only its teams are offered (team name — project title).
+    choices = await org.autocomplete(
+        "admin judging winner-set", "team", "", challenge=air_scope, place=1
+    )
+    assert [c["name"] for c in choices] == ["Team 0 — Project 0", "Team 1 — Project 1"]
+
+    done = await org.slash(
+        "admin judging winner-set", challenge="overall", place=1, team=team_ids["Team 1"]
+    )
+    assert done.ephemeral and done.pinged == NOBODY
+    assert done.text == "✅ **Team 1** (Project 1) now holds Overall · 🥇 1st place."
+    assert done.embed["fields"][0]["value"] == "🥇 **Project 1** (Team 1) — *set by hand*"
+    done = await org.slash(
+        "admin judging winner-set", challenge="overall", place=1, team=team_ids["Team 2"]
+    )
+    assert done.text.endswith("It replaces **Team 1** there.")
+    await org.slash("admin judging winner-set", challenge="overall", place=2, team="Team 1")
+    done = await org.slash(
+        "admin judging winner-set", challenge="Clean Air", place=1, team=team_ids["Team 0"]
+    )
+    fields = {f["name"]: f["value"] for f in done.embed["fields"]}
+    assert fields == {
+        "Overall": "🥇 **Project 2** (Team 2) — *set by hand*\n"
+        "🥈 **Project 1** (Team 1) — *set by hand*",
+        "Clean Air": "🥇 **Project 0** (Team 0) — *set by hand*",
+    }
+
+    # Refusals: clear, private, nothing changed.
+    refused = await org.slash(
+        "admin judging winner-set", challenge=air_scope, place=2, team=team_ids["Team 2"]
+    )
+    assert refused.ephemeral
+    assert (
+        refused.text
+        == "**Team 2** is not in the challenge **Clean Air**: only its teams can win it."
+    )
+    refused = await org.slash("admin judging winner-remove", challenge="overall", place=3)
+    assert refused.text == "Nobody holds place 3 there: nothing changed."
+    with pytest.raises(PermissionError):  # Discord does not even show /admin to participants
+        await pat.slash("admin judging winner-remove", challenge="overall", place=1)
+
+    # A French organiser empties a place.
+    org.locale = "fr"
+    removed = await org.slash("admin judging winner-remove", challenge="overall", place=2)
+    assert (
+        removed.text
+        == "✅ Classement général · 🥈 2ᵉ place est désormais vide (c'était **Team 1**, Project 1)."
+    )
+    org.locale = "en-US"
+
+    # Judges score; saving the ranking again would replace what was placed by hand: said.
+    card = await judge.slash("judge next")
+    for _ in range(3):
+        card = await score(card, 3, 3)
+    preview = await org.slash("admin judging winners")
+    assert "⚠️ Saving replaces the 2 winner(s) placed by hand with </admin judging winner-set" in (
+        preview.text
+    )
+    await preview.click("Cancel")
+
+    # The ceremony reveals the winners placed by hand; while it runs they cannot change.
+    ceremony = await org.slash("admin judging ceremony")
+    ready = await ceremony.click("Confirm")
+    first = await ready.click("Reveal the next winner")
+    refused = await org.slash(
+        "admin judging winner-set", challenge="overall", place=1, team=team_ids["Team 1"]
+    )
+    assert refused.text == "A ceremony is running: winners can change once it is over."
+    await first.click("Reveal the next winner")
+    await sb.settle()
+    news = [m for m in sb.channel("announcements").messages if m["content"].startswith("🏆")]
+    assert [m["content"] for m in news] == [
+        "🏆 Winner 1 of 2 · Challenge **Clean Air** · 🥇 1st place",
+        "🏆 Winner 2 of 2 · Overall · 🥇 1st place",
+    ]
+    assert [m["embeds"][0]["title"] for m in news] == ["Project 0", "Project 2"]
+
+    # Over: a correction still reaches the exports (nothing is announced).
+    fixed = await org.slash(
+        "admin judging winner-set", challenge="overall", place=2, team=team_ids["Team 0"]
+    )
+    assert fixed.text.endswith(
+        "The ceremony is over: this changes the exports, nothing is announced."
+    )
+    export = await org.slash("admin export", what="submissions")
+    attachment = export.message["attachments"][0]
+    _, _, data = sb.server.attachments[attachment["id"]]
+    rows = {r["Team"]: r for r in csv.DictReader(io.StringIO(data.decode("utf-8-sig")))}
+    assert rows["Team 0"]["Awards"] == (
+        "Winner, Overall, place 2 (set by hand); Winner, Clean Air, place 1 (set by hand)"
+    )
+    assert rows["Team 1"]["Awards"] == ""

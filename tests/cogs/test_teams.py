@@ -192,6 +192,25 @@ async def test_board_cards_with_buttons_that_survive_a_restart(start_sandbox):
     ask = await cid.click(team_card, "Ask to join")
     assert ask.text.startswith("Your request to join **Owls** is sent")
 
+    # Cards leave the board once they are stale: ana's when she is in a team, the team's
+    # when it is full. A new card replaces the author's previous one.
+    joined = await ana.slash("team join", team="Owls")
+    assert "Owls" in joined.text
+    await sb.settle()
+    on_board = [m["id"] for m in board.messages]
+    assert card["id"] not in on_board and team_card["id"] in on_board
+    await sb.advance(minutes=31)  # the card cooldown
+    recruit = await bob.slash("team recruit")
+    again = await recruit.select("Profiles you are looking for", ["Data"])
+    assert again.text.startswith("Your team's card is on the board")
+    on_board = [m["id"] for m in board.messages]
+    assert team_card["id"] not in on_board
+    team_card = board.messages[-1]
+    await bob.slash("team joining", mode="open")
+    await cid.slash("team join", team="Owls")
+    await sb.settle()
+    assert team_card["id"] not in [m["id"] for m in board.messages]
+
 
 async def test_autoform_preview_confirm_and_spaces(start_sandbox):
     sb = await start_sandbox({"teams": {"min_size": 2, "max_size": 3}}, rate_limits=FAST_CHANNELS)
@@ -280,3 +299,153 @@ async def test_organisers_hear_which_teams_are_below_the_minimum_when_formation_
     assert sb.pinged(posted[0]) == NOBODY
     await sb.restart_bot()  # said once, not again after a restart
     assert len(sb.channel("organisers").messages) == before + 1
+
+
+async def test_no_new_teams_once_hacking_starts_but_joining_still_works(start_sandbox):
+    from datetime import timedelta
+
+    from bot.clock import utcnow
+
+    now = utcnow()
+
+    def phase(key, start_h, end_h, opens):
+        return {
+            "key": key,
+            "name": key.title(),
+            "start": (now + timedelta(hours=start_h)).isoformat(timespec="seconds"),
+            "end": (now + timedelta(hours=end_h)).isoformat(timespec="seconds"),
+            "opens": opens,
+        }
+
+    phases = [
+        phase("formation", -1, 1, ["registration", "new_teams", "team_changes"]),
+        phase("hacking", 1, 3, ["team_changes", "submissions"]),
+    ]
+    sb = await start_sandbox({**SMALL, "phases": phases})
+    ana = await registered(sb, "ana")
+    bob = await registered(sb, "bob", locale="fr")
+    await ana.slash("team create", name="Owls")
+    await ana.slash("team joining", mode="open")
+    await sb.advance(hours=1, minutes=1)
+
+    refused = await bob.slash("team create", name="Foxes")
+    assert refused.ephemeral
+    assert refused.text.startswith("On ne peut plus créer d'équipe depuis le <t:")
+    assert refused.text.endswith(
+        "Vous pouvez encore rejoindre une équipe existante\u00a0: voyez /team list."
+    )
+    assert "foxes" not in [c.name for c in sb.channels]
+    joined = await bob.slash("team join", team="Owls")
+    assert joined.ephemeral and "Owls" in joined.text
+    assert sb.can_send(bob, sb.channel("owls"))
+
+    await sb.advance(hours=2)  # submissions closed: teams are frozen
+    frozen = await bob.slash("team leave")
+    assert frozen.text.startswith("Les équipes sont figées depuis le <t:")
+    assert sb.can_send(bob, sb.channel("owls"))
+
+
+async def test_the_space_follows_a_rename_within_discords_rename_limit(start_sandbox):
+    sb = await start_sandbox(SMALL)
+    ana = await registered(sb, "ana")
+    await ana.slash("team create", name="Owls")
+    space_id = sb.channel("owls").id
+
+    reply = await ana.slash("team rename", name="Night Owls")
+    assert "Night Owls" in reply.text
+    space = sb.channel(space_id)
+    assert space.name == "night-owls"
+    assert "Night Owls" in space.topic
+    assert sb.can_send(ana, space)
+    await ana.slash("team rename", name="Barn Owls")
+    assert sb.channel(space_id).name == "barn-owls"
+
+    # A third rename inside 10 minutes would make Discord answer 429 and hold the team's
+    # space for minutes: the team is renamed at once, its channel when the window frees.
+    third = await ana.slash("team rename", name="Snowy Owls")
+    assert third.ephemeral and "Snowy Owls" in third.text
+    assert sb.channel(space_id).name == "barn-owls"
+    manager = sb.bot.team_spaces
+    assert 0 < manager.rename_wait(int(space_id)) <= 600
+    assert any(not task.done() for task in manager._catch_up.values())
+    assert not sb.server.violations
+    # Membership changes are not held up by the pending rename.
+    bob = await registered(sb, "bob")
+    await ana.slash("team joining", mode="open")
+    await bob.slash("team join", team="Snowy Owls")
+    assert sb.can_send(bob, sb.channel(space_id))
+
+
+def test_rename_budget_is_two_per_ten_minutes_per_channel():
+    from collections import deque
+
+    from cogs.teams.spaces import SpaceManager
+
+    manager = SpaceManager.__new__(SpaceManager)
+    manager._renamed_at = {}
+    assert manager.rename_wait(1, now=1000.0) == 0
+    manager._renamed_at[1] = deque([1000.0, 1100.0])
+    assert manager.rename_wait(1, now=1200.0) == 400.0
+    assert manager.rename_wait(2, now=1200.0) == 0  # another channel has its own budget
+    assert manager.rename_wait(1, now=1600.0) == 0  # the first rename left the window
+    assert list(manager._renamed_at[1]) == [1100.0]
+
+
+async def test_team_threads_make_room_and_never_hit_the_active_thread_limit(start_sandbox):
+    """A server out of channels and nearly out of active threads: statement posts are archived
+    (still readable) so a team gets its private thread; with nothing left to archive, the
+    organisers are told and Discord's limit is never hit."""
+    sb = await start_sandbox(
+        {
+            **SMALL,
+            "formation": {"channel_headroom": 0},
+            "problems": {"themes": [], "cooldown_seconds": 0, "max_active_posts": 10},
+        },
+        rate_limits=FAST_CHANNELS,
+    )
+    busy = sb.server.create_channel(sb.guild, {"name": "busy", "type": st.GUILD_TEXT})
+
+    def others_open(count, prefix):  # other features' threads, straight in the server's state
+        for index in range(count):
+            sb.server.create_thread(
+                sb.guild,
+                busy,
+                name=f"{prefix}{index}",
+                owner_id=str(sb.bot_user_id),
+                thread_type=11,
+            )
+
+    others_open(940, "t")
+    await sb.settle()
+    writers = [await registered(sb, f"w{i}") for i in range(10)]
+    for index, writer in enumerate(writers):
+        form = await writer.slash("problem submit")
+        labels = [row["components"][0]["label"] for row in form.modal["components"]]
+        values = [f"Problem number {index}", f"A long enough description {index}", "people", ""]
+        await form.submit(dict(zip(labels, values, strict=True)))
+    assert len(sb.guild.active_threads()) == 950  # the statements keep their own headroom
+    for index in range(500 - len(sb.guild.guild_channels()) - 1):  # one left: the hub
+        sb.server.create_channel(sb.guild, {"name": f"filler-{index}", "type": st.GUILD_TEXT})
+    others_open(50, "s")  # ... which others then take
+    await sb.settle()
+
+    ana = await registered(sb, "ana")
+    made = await ana.slash("team create", name="Thread Team")
+    space = sb.channel("thread-team")
+    assert space.is_thread and f"<#{space.id}>" in made.text
+    assert sb.can_send(ana, space)
+    statements = [t for t in sb.threads if t.parent and t.parent.name == "problem-statements"]
+    assert statements and all(t.data["thread_metadata"]["archived"] for t in statements)
+    assert len(sb.guild.active_threads()) == 991
+
+    others_open(9, "u")  # the others fill the server again
+    await sb.settle()
+    bob = await registered(sb, "bob", locale="fr")
+    before = len(sb.channel("organisers").messages)
+    made = await bob.slash("team create", name="No Room")
+    assert made.ephemeral and "No Room" in made.text
+    assert "no-room" not in [t.name for t in sb.threads]
+    warning = sb.channel("organisers").messages[before:]
+    assert len(warning) == 1 and "No Room" in warning[0]["content"]
+    assert sb.pinged(warning[0]) == NOBODY
+    assert not sb.server.violations  # Discord's limit was never hit

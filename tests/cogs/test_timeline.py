@@ -153,13 +153,13 @@ async def test_a_full_timeline_reminds_once_at_each_moment_and_announces_every_c
         f"<@&{participant}> ▶️ **Hacking** starts now, until <t:{hacking_end}:F>."
     )
     assert (
-        "🟢 Now open: Team formation and changes, Mentor help, Project submissions."
+        "🟢 Now open: New teams, Joining and changing teams, Mentor help, Project submissions."
         in started["content"]
     )
 
     await advance_to(sb, now, 6)  # 24 h before the submission deadline
     assert reminders(sb)[-1].endswith(
-        f"⏰ Deadline <t:{hacking_end}:R> (<t:{hacking_end}:F>): Team formation and changes, Project submissions."
+        f"⏰ Deadline <t:{hacking_end}:R> (<t:{hacking_end}:F>): New teams, Joining and changing teams, Project submissions."
     )
     await advance_to(sb, now, 29)
     await advance_to(sb, now, 29, 45)
@@ -319,7 +319,10 @@ async def test_schedule_shows_the_whole_timeline_in_each_readers_language(start_
     names = [f["name"] for f in fr.embed["fields"]]
     assert names == ["▶️ Registration (en cours)", "🔜 Hacking", "🔜 Judging"]
     assert f"<t:{ts(now + timedelta(hours=3))}:R>" in fr.embed["fields"][1]["value"]
-    assert "Ouvre : Formation et changements d'équipes" in fr.embed["fields"][1]["value"]
+    assert (
+        "Ouvre : Création d'équipes, Rejoindre et modifier les équipes"
+        in fr.embed["fields"][1]["value"]
+    )
     assert fr.embed["footer"]["text"].startswith("Ouvert en ce moment : Inscriptions.")
     en = await sam.slash("schedule")
     assert en.embed["title"] == "🗓️ Hack'n'Town: timeline"
@@ -390,7 +393,7 @@ async def test_organisers_add_edit_remove_and_advance_phases(start_sandbox):
     assert ask.text.splitlines() == [
         "Start **Hacking** now?",
         "**Registration** ends now.",
-        "🟢 Now open: Team formation and changes, Mentor help, Project submissions.",
+        "🟢 Now open: New teams, Joining and changing teams, Mentor help, Project submissions.",
         "🔴 Now closed: Registration.",
     ]
     started = await ask.click("Start it now")

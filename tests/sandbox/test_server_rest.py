@@ -259,6 +259,12 @@ async def test_threads_private_and_forum(server: SandboxServer, connect) -> None
     assert server.channel_message_list(str(post.thread.id))[0]["content"] == "it crashes"
     assert guild_state.channels[str(post.thread.id)]["parent_id"] == str(forum.id)
 
+    # Deleting a private thread (by the bot or by hand) announces THREAD_DELETE and forgets it.
+    await thread.delete()
+    assert str(thread.id) not in guild_state.channels
+    await asyncio.sleep(0.05)
+    assert bot.get_channel(thread.id) is None
+
 
 async def test_pins_and_mentions(server: SandboxServer, connect) -> None:
     bot = await connect()

@@ -274,3 +274,23 @@ async def test_concurrent_submissions_of_one_team_keep_every_version(db):
         assert await svc.count(session) == 1
         assert len(await svc.versions(session, stored[0].submission_id)) == 1
         assert (await session.get(Phase, 1)) is not None
+
+
+async def test_gallery_posts_to_archive_first_are_the_least_recently_updated(db):
+    await seed(db)
+    for uid, team in ((1, "Owls"), (2, "Foxes"), (3, "Bats")):
+        await member_in_team(db, uid, team)
+    ids = {}
+    for minute, uid in enumerate((1, 2, 3)):
+        stored = await submit(db, uid, at=NOW + timedelta(minutes=minute), title=f"Project {uid}")
+        ids[uid] = stored.submission_id
+    async with db.begin() as session:
+        for uid, thread_id in ((1, 901), (2, 902), (3, 903)):
+            await svc.mark_published(session, ids[uid], 1, thread_id)
+    # Owls edit their project last: their post is now the most recently updated.
+    await submit(db, 1, at=NOW + timedelta(minutes=10), base=1, title="Project 1 v2")
+    async with db.read() as session:
+        assert await svc.gallery_threads_by_age(session, [901, 902, 903]) == [902, 903, 901]
+        # Only the threads asked about (the active ones), and none that no project uses.
+        assert await svc.gallery_threads_by_age(session, [903, 901, 999]) == [903, 901]
+        assert await svc.gallery_threads_by_age(session, []) == []

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.clock import utcnow
 from bot.config import settings_from_dict
-from bot.errors import Conflict, InvalidInput, NotAllowed, NotFound, PhaseClosed
+from bot.errors import Conflict, HackbotError, InvalidInput, NotAllowed, NotFound, PhaseClosed
 from bot.models import Member
 from bot.models.challenges import Challenge
 from bot.models.teams import Team, TeamMember
@@ -223,6 +223,58 @@ async def test_request_cooldown_after_a_decline(db):
     assert again.outcome == "requested"
 
 
+async def test_invitation_cooldown_after_a_decline(db):
+    settings = make_settings(formation={"request_cooldown_minutes": 10})
+    for uid in (1, 2):
+        await register(db, uid)
+    await create(db, 1, "Closed")
+    async with db.begin() as session:
+        invited = await svc.invite(session, settings, NOW, 1, 2)
+    async with db.begin() as session:
+        await svc.answer_request(session, settings, NOW, invited.request_id, 2, False)
+    with pytest.raises(HackbotError) as caught:
+        async with db.begin() as session:
+            await svc.invite(session, settings, NOW + timedelta(minutes=4), 1, 2)
+    assert caught.value.key == "teams.cooldown" and caught.value.params == {"minutes": 6}
+    async with db.begin() as session:
+        again = await svc.invite(session, settings, NOW + timedelta(minutes=10), 1, 2)
+    assert again.outcome == "invited"
+
+
+async def test_creating_and_leaving_empty_teams_in_a_loop_is_slowed_down(db):
+    settings = make_settings(formation={"create_cooldown_minutes": 10})
+    for uid in (1, 2):
+        await register(db, uid)
+
+    async def create_and_leave(minute: int, name: str) -> None:
+        async with db.begin() as session:
+            await svc.create_team(session, settings, NOW + timedelta(minutes=minute), 1, name)
+        async with db.begin() as session:
+            left = await svc.leave_team(session, settings, NOW + timedelta(minutes=minute), 1)
+        assert left.archived
+
+    await create_and_leave(0, "First")
+    await create_and_leave(1, "Second")  # starting over once is fine
+    with pytest.raises(HackbotError) as caught:
+        async with db.begin() as session:
+            await svc.create_team(session, settings, NOW + timedelta(minutes=2), 1, "Third")
+    assert caught.value.key == "teams.cooldown" and caught.value.params == {"minutes": 8}
+    async with db.begin() as session:  # organisers are not slowed down
+        await svc.create_team(session, settings, NOW, 1, "By hand", override=True)
+        await svc.admin_remove(session, settings, NOW, 999, 1)
+    async with db.begin() as session:  # "First" is 10 minutes old: one abandoned team left
+        again = await svc.create_team(session, settings, NOW + timedelta(minutes=10), 1, "Third")
+    assert again.outcome == "joined"
+    # Leaving a team that lives on (someone else is in it) does not count.
+    async with db.begin() as session:
+        (await session.get(Team, again.team_id)).open = True
+        await svc.join_team(session, settings, NOW + timedelta(minutes=10), 2, "Third")
+    async with db.begin() as session:
+        await svc.leave_team(session, settings, NOW + timedelta(minutes=10), 1)
+    async with db.begin() as session:
+        await svc.create_team(session, settings, NOW + timedelta(minutes=10), 1, "Fourth")
+
+
 async def test_invitation_lets_the_invitee_into_a_closed_team(db):
     for uid in (1, 2, 3):
         await register(db, uid)
@@ -328,12 +380,63 @@ async def test_phase_gating_and_organiser_override(db):
     with pytest.raises(PhaseClosed) as caught:
         async with db.begin() as session:
             await svc.create_team(session, settings, NOW, 1, "Owls")
-    assert caught.value.key.startswith("timeline.closed.team_changes.")
+    assert caught.value.key.startswith("timeline.closed.new_teams.")
     async with db.begin() as session:
         await svc.create_team(session, settings, NOW, 1, "Owls", override=True)
     async with db.begin() as session:
         change = await svc.admin_add(session, settings, NOW, 999, "Owls", 2)
     assert change.joined == [2]
+
+
+async def test_no_new_teams_after_hacking_starts_but_membership_changes_until_submissions_close(
+    db,
+):
+    def phase(key, start_h, end_h, opens):
+        return {
+            "key": key,
+            "name": key.title(),
+            "start": (NOW + timedelta(hours=start_h)).isoformat(),
+            "end": (NOW + timedelta(hours=end_h)).isoformat(),
+            "opens": opens,
+        }
+
+    settings = make_settings(
+        phases=[
+            phase("formation", -2, -1, ["registration", "new_teams", "team_changes"]),
+            phase("hacking", -1, 1, ["team_changes", "submissions"]),
+            phase("judging", 1, 2, ["judging"]),
+        ]
+    )
+    for uid in (1, 2, 3):
+        await register(db, uid)  # before the timeline exists: everything is open
+    async with db.begin() as session:
+        await event_service.sync_phases(session, settings)
+    earlier = NOW - timedelta(hours=1, minutes=30)
+    async with db.begin() as session:
+        owls = await svc.create_team(session, settings, earlier, 1, "Owls")
+        (await session.get(Team, owls.team_id)).open = True
+    # Hacking: creating a team is refused, saying since when, and pointing to /team list ...
+    with pytest.raises(PhaseClosed) as caught:
+        async with db.begin() as session:
+            await svc.create_team(session, settings, NOW, 2, "Foxes")
+    assert caught.value.key == "timeline.closed.new_teams.since"
+    # ... but joining and leaving an existing team still work.
+    async with db.begin() as session:
+        assert (await svc.join_team(session, settings, NOW, 2, "Owls")).outcome == "joined"
+        assert (await svc.join_team(session, settings, NOW, 3, "Owls")).outcome == "joined"
+    async with db.begin() as session:
+        assert (await svc.leave_team(session, settings, NOW, 3)).left == [3]
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Team)) == 1
+    # Once submissions close, membership is frozen too.
+    later = NOW + timedelta(hours=1, minutes=1)
+    with pytest.raises(PhaseClosed) as caught:
+        async with db.begin() as session:
+            await svc.join_team(session, settings, later, 3, "Owls")
+    assert caught.value.key == "timeline.closed.team_changes.since"
+    with pytest.raises(PhaseClosed):
+        async with db.begin() as session:
+            await svc.leave_team(session, settings, later, 2)
 
 
 async def test_access_list_and_space_lookup(db):

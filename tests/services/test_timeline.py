@@ -159,7 +159,8 @@ async def test_advance_and_extend(db, seeded):
     now = T0 + timedelta(hours=1)
     async with db.read() as session:
         plan = await timeline.advance_plan(session, now)
-    assert plan.next.key == "hack" and plan.opens == {"submissions", "team_changes"}
+    # This timeline never mentions new_teams: it follows team_changes, as before it existed.
+    assert plan.next.key == "hack" and plan.opens == {"submissions", "team_changes", "new_teams"}
     assert plan.closes == {"registration"}
     async with db.begin() as session:
         with pytest.raises(Conflict):
@@ -209,7 +210,7 @@ async def test_deadlines_are_the_boundaries_that_close_a_configured_feature(db, 
     found = timeline.deadlines(phases, seeded.timeline.deadlines)
     assert [(d.at, set(d.closes), d.phase.key) for d in found] == [
         (T0 + timedelta(hours=2), {"registration"}, "reg"),
-        (T0 + timedelta(hours=30), {"submissions", "team_changes"}, "hack"),
+        (T0 + timedelta(hours=30), {"submissions", "team_changes", "new_teams"}, "hack"),
     ]
 
 

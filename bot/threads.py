@@ -1,0 +1,63 @@
+"""One server, one budget of active threads, shared by every feature that opens threads.
+
+Discord refuses a new thread (160006) once a server holds about 1,000 active ones. Team
+spaces (private threads once channels run out), problem-statement posts and gallery posts
+all draw on that budget. Features whose threads stay useful when archived (a forum post is
+still readable and searchable) register a *room maker*: a coroutine that archives some of
+their oldest posts. Before opening a thread, a feature calls :func:`make_room`, which asks
+the room makers in turn until one more thread fits. Team spaces come first: they may use
+the headroom the others leave free, because a team without its space cannot work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import discord
+
+log = logging.getLogger(__name__)
+
+#: Discord's (undocumented, commonly observed) limit of active threads in a server.
+GUILD_ACTIVE_THREADS = 1000
+#: Discord's error code for "Maximum number of active threads reached".
+MAX_ACTIVE_THREADS_CODE = 160006
+#: Active threads the posts of statements and the gallery leave free for everything else.
+THREAD_HEADROOM = 50
+
+RoomMaker = Callable[["discord.Guild"], Awaitable[int]]
+
+
+def _makers(bot: Any) -> dict[str, RoomMaker]:
+    makers = getattr(bot, "_hackbot_thread_room_makers", None)
+    if makers is None:
+        makers = {}
+        bot._hackbot_thread_room_makers = makers
+    return makers
+
+
+def register_room_maker(bot: Any, name: str, maker: RoomMaker) -> None:
+    """``maker(guild)`` archives some of a feature's threads and returns how many."""
+    _makers(bot)[name] = maker
+
+
+def active_threads(guild: discord.Guild) -> int:
+    return sum(1 for thread in guild.threads if not thread.archived)
+
+
+async def make_room(bot: Any, guild: discord.Guild, *, limit: int = GUILD_ACTIVE_THREADS) -> bool:
+    """Ask the room makers, in turn, to archive posts until one more thread fits under
+    ``limit``. True when it fits (then the caller may create its thread)."""
+    for name, maker in list(_makers(bot).items()):
+        if active_threads(guild) < limit:
+            return True
+        try:
+            archived = await maker(guild)
+        except Exception:
+            log.exception("the %s room maker failed", name)
+            continue
+        if archived:
+            log.info("%s archived %d threads to make room", name, archived)
+    return active_threads(guild) < limit
