@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import importlib
 import json
 import logging
 import pkgutil
 import signal
+from collections.abc import Callable
 
 import discord
 import yarl
@@ -56,6 +58,25 @@ def cog_modules() -> list[str]:
 # hackbot never joins voice: silence discord.py's start-up warnings about voice libraries.
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (Linux, macOS): the bot's whole work is
+    network I/O and callbacks on one loop, which uvloop runs with less CPU per message."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def settle_memory() -> None:
+    """Called once the bot is ready: what start-up loaded (the member cache, cogs, catalogues)
+    stays for the whole event, so the collector stops walking it on every full collection
+    (with 28,000 cached members a full collection otherwise pauses every handler for tens of
+    milliseconds)."""
+    gc.collect()
+    gc.freeze()
 
 
 def intents() -> discord.Intents:
@@ -159,6 +180,7 @@ class HackBot(commands.Bot):
             )
         else:
             await ensure_structure(self, guild)
+        settle_memory()
         self.hackbot_ready.set()
         log.info("hackbot ready for %s", self.settings.event.name)
 

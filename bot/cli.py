@@ -57,7 +57,7 @@ def _config_problems(error: ConfigError, lang: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     import discord
 
-    from bot.app import main, point_discord_at
+    from bot.app import loop_factory, main, point_discord_at
 
     lang = cli_lang()
     try:
@@ -73,7 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         point_discord_at(api_base)
     setup_logging(args.log_level or settings.logging.level)
     try:
-        asyncio.run(main(settings, token))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(main(settings, token))
     except discord.LoginFailure:
         return _fail(t("cli.token_rejected", lang), 1)
     except discord.PrivilegedIntentsRequired:

@@ -42,6 +42,17 @@ pool and the event listeners); the ``begin`` listener reads it. SQLite read
 transactions also run with ``PRAGMA query_only`` so an accidental write in
 ``db.read()`` fails loudly instead of being lost.
 
+On a SQLite file, reads have an engine of their own whose connections run each
+statement on the event loop's thread (:class:`InlineConnection`) instead of
+aiosqlite's worker thread. A read in WAL mode never waits for a lock and an
+indexed lookup takes tens of microseconds, less than the trip to a thread and
+back; each trip also waits for its turn behind every callback the loop has
+queued, so under load a read transaction (BEGIN, query, fetch, close: about
+eight trips) took hundreds of milliseconds to answer a few-microsecond query.
+Writes stay on aiosqlite's threads: a write may wait for the lock held by another
+process (``hackbot export``, a second bot) and a commit may checkpoint the WAL
+(an fsync), neither of which may freeze the bot.
+
 Nesting ``db.begin()`` inside ``db.begin()`` in the same task would wait for
 itself forever; it raises instead. An in-memory SQLite database (one shared
 connection) runs one transaction at a time, reads included.
@@ -52,11 +63,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -140,13 +153,20 @@ class Database:
 
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         _install_listeners(self.engine, self.dialect)
+        # Reads on a SQLite file: their own engine, run on the loop's thread (module doc).
+        self._inline_engine: AsyncEngine | None = None
+        if self.dialect == "sqlite" and not _is_sqlite_memory(self.url):
+            self._inline_engine = create_async_engine(
+                self.url, **kwargs, connect_args={"async_creator_fn": inline_connect}
+            )
+            _install_listeners(self._inline_engine, self.dialect)
 
         write_engine = self.engine.execution_options(**{_MODE_OPTION: "write"})
         read_options: dict[str, Any] = {_MODE_OPTION: "read"}
         if self.dialect == "postgresql":
             read_options["postgresql_readonly"] = True
             read_options["isolation_level"] = "REPEATABLE READ"
-        read_engine = self.engine.execution_options(**read_options)
+        read_engine = (self._inline_engine or self.engine).execution_options(**read_options)
 
         self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(read_engine, expire_on_commit=False)
@@ -200,8 +220,19 @@ class Database:
         without expiring what was loaded, so the objects stay usable after.
         """
         try:
-            async with self._turn(), self._read_sessions() as session:
-                yield session
+            async with self._turn():
+                if self._inline_engine is None:
+                    async with self._read_sessions() as session:
+                        yield session
+                    return
+                session = self._read_sessions()
+                try:
+                    yield session
+                finally:
+                    # Closed directly: ``async with session`` closes in a shielded task,
+                    # one more turn of the loop; an inline close never suspends, so no
+                    # cancellation can cut it short.
+                    await session.close()
         except PoolTimeout as exc:
             log.warning("no database connection within %.1f s: answering busy", POOL_TIMEOUT_S)
             raise Busy() from exc
@@ -246,7 +277,50 @@ class Database:
                 self._memory_owner = None
 
     async def dispose(self) -> None:
+        if self._inline_engine is not None:
+            await self._inline_engine.dispose()
         await self.engine.dispose()
+
+
+class _RunNow:
+    """Stands in for aiosqlite's queue to its worker thread: runs each call at once, on the
+    caller's thread, and settles its future before the caller awaits it (so the await does
+    not suspend)."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Any]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:
+            # Handed to the awaiting caller; with no caller (a close from ``__del__``) there
+            # is no one left to tell.
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
+
+
+class InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection without its worker thread: every call runs on the event
+    loop's thread (for SQLite reads, see the module doc). SQLAlchemy's aiosqlite dialect
+    drives it unchanged, including the calls it queues itself."""
+
+    def __init__(self, connector: Any, iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self._tx = _RunNow()  # type: ignore[assignment]
+
+    def __await__(self) -> Any:
+        return self._connect().__await__()  # no thread to start
+
+
+def inline_connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> InlineConnection:
+    """``aiosqlite.connect`` for :class:`InlineConnection` (SQLAlchemy's ``async_creator_fn``)."""
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, **kwargs)
+
+    return InlineConnection(connector, iter_chunk_size)
 
 
 def _is_sqlite_memory(url: URL) -> bool:

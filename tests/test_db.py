@@ -127,6 +127,33 @@ async def test_connection_reused_after_read_can_write(tmp_path: Path) -> None:
         await db.dispose()
 
 
+async def test_sqlite_reads_run_on_the_loop_thread_without_suspending(
+    sqlite_db: Database,
+) -> None:
+    # A read must not wait for its turn in the loop between statements (each trip to a
+    # worker thread did, and under load that turned microseconds into hundreds of ms).
+    async with sqlite_db.begin() as session:
+        session.add(KV(key="k", value=1))
+    ran: list[str] = []
+    asyncio.get_running_loop().call_soon(ran.append, "other callback")
+    async with sqlite_db.read() as session:
+        value = (await session.execute(select(KV.value))).scalar_one()
+        assert await _scalar(session, "PRAGMA query_only") == 1
+    assert value == 1 and ran == []  # the whole read ran before any other callback
+    # Writes still go through aiosqlite's thread (a lock wait must not freeze the loop).
+    async with sqlite_db.begin() as session:
+        (await session.get(KV, "k")).value = 2  # type: ignore[union-attr]
+    assert ran == ["other callback"]
+
+
+async def test_inline_connection_reports_errors_to_the_caller(sqlite_db: Database) -> None:
+    with pytest.raises(DBAPIError):
+        async with sqlite_db.read() as session:
+            await session.execute(text("SELECT * FROM no_such_table"))
+    async with sqlite_db.read() as session:  # the connection is usable again
+        assert await _scalar(session, "SELECT 1") == 1
+
+
 async def test_nested_write_transaction_in_same_task_raises(db: Database) -> None:
     async with db.begin():
         with pytest.raises(RuntimeError, match="deadlock"):

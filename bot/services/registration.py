@@ -21,12 +21,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.config import Settings, zone_info
 from bot.errors import Conflict, HackbotError, InvalidInput, NotAllowed, NotFound
 from bot.models import AuditEntry, Member
 from bot.models.challenges import Challenge
@@ -104,10 +103,10 @@ def zone_offset(zone: str, now: datetime) -> int | None:
         return sign * (hours * 60 + minutes)
     if value.upper() in ("UTC", "GMT"):
         return 0
-    try:
-        offset = now.astimezone(ZoneInfo(value)).utcoffset()
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+    zone_found = zone_info(value)
+    if zone_found is None:
         return None
+    offset = now.astimezone(zone_found).utcoffset()
     return int(offset.total_seconds() // 60) if offset is not None else None
 
 
