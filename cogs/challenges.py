@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.admin import attach_to_admin
+from bot.db import Busy
 from bot.errors import HackbotError, NotFound
 from bot.i18n import t
 from bot.interactions import GuardedView, OrganiserView, lang_of, organiser_only, report_error, send
@@ -544,8 +545,13 @@ class ChallengesCog(commands.Cog):
 
     @commands.Cog.listener("on_hackbot_team_changed")
     async def on_team_changed(self, team_id: int) -> None:
-        async with self.bot.db.read() as session:
-            ids = await service.challenges_to_refresh(session, team_id)
+        try:
+            async with self.bot.db.read() as session:
+                ids = await service.challenges_to_refresh(session, team_id)
+        except Busy:
+            # A burst: the listing catches up at the next change of any team of the challenge.
+            log.warning("teams listing after a change of team %s left for later: busy", team_id)
+            return
         self._pending.update(ids)
         if ids and (self._flush_task is None or self._flush_task.done()):
             self._flush_task = asyncio.create_task(

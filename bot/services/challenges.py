@@ -511,9 +511,13 @@ async def challenges_to_refresh(session: AsyncSession, team_id: int) -> list[int
     current = await challenge_of_team(session, team_id)
     if current is not None:
         ids.add(current)
-    for challenge in await all_active(session):
-        if team_id in (challenge.listing or {}).get("team_ids", []):
-            ids.add(challenge.id)
+    # Only the two columns needed (no ORM objects: this runs on every team change).
+    listed = await session.execute(
+        select(Challenge.id, Challenge.listing).where(Challenge.archived_at.is_(None))
+    )
+    for challenge_id, listing in listed:
+        if team_id in (listing or {}).get("team_ids", []):
+            ids.add(challenge_id)
     return sorted(ids)
 
 
