@@ -18,7 +18,13 @@ async def test_a_transaction_that_gets_no_connection_says_busy(database_url):
             with pytest.raises(Busy) as caught:
                 async with db.read() as session:
                     await session.execute(text("SELECT 1"))
-            with pytest.raises(Busy):
+            if db.dialect == "postgresql":  # one pool for reads and writes
+                with pytest.raises(Busy):
+                    async with db.begin() as session:
+                        await session.execute(text("SELECT 1"))
+            else:
+                # On a SQLite file reads have their own pool: a crowd of reads never keeps a
+                # write from its connection.
                 async with db.begin() as session:
                     await session.execute(text("SELECT 1"))
         # Once the connection is back, work goes on.
