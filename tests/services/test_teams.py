@@ -455,20 +455,29 @@ async def test_access_list_and_space_lookup(db):
 
 
 async def test_challenge_and_listing(db):
-    for uid in (1, 2):
+    for uid in (1, 2, 3, 4):
         await register(db, uid)
     async with db.begin() as session:
         session.add(Challenge(slug="climate", name="Climate", name_folded="climate"))
-    await create(db, 1, "Owls", challenge="Climate")
+    owls = await create(db, 1, "Owls", challenge="Climate")
     await create(db, 2, "Foxes")
+    async with db.begin() as session:
+        (await session.get(Team, owls.team_id)).open = True
+    for uid in (3, 4):
+        async with db.begin() as session:
+            await svc.join_team(session, SETTINGS, NOW, uid, "Owls")
     async with db.read() as session:
         rows, pages = await svc.list_page(session, challenge_id=None, page=1)
-        assert [t.name for t, _ in rows] == ["Foxes", "Owls"] and pages == 1
+        assert [(t.name, n) for t, n in rows] == [("Foxes", 1), ("Owls", 3)] and pages == 1
         challenge = await svc.find_challenge(session, "climate")
         rows, _ = await svc.list_page(session, challenge_id=challenge.id, page=1)
         assert [t.name for t, _ in rows] == ["Owls"]
         found = await svc.search(session, "ow")
-        assert [(name, size) for _, name, size in found] == [("Owls", 1)]
+        assert [(name, size) for _, name, size in found] == [("Owls", 3)]
+        assert [(name, size) for _, name, size in await svc.search(session, "")] == [
+            ("Foxes", 1),
+            ("Owls", 3),
+        ]
     with pytest.raises(NotFound):
         async with db.read() as session:
             await svc.find_challenge(session, "nope")
