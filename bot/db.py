@@ -90,6 +90,9 @@ Mode = Literal["write", "read", "migrate"]
 #: How long a writer waits for the lock before giving up, in milliseconds.
 LOCK_TIMEOUT_MS = 30_000
 
+#: How long a read on the loop's thread (SQLite, see the module doc) may wait for a lock.
+INLINE_BUSY_TIMEOUT_MS = 500
+
 #: How long a transaction waits for a pooled connection before the user is told the bot is
 #: busy (:class:`Busy`), in seconds: well under Discord's 3-second deadline for a first
 #: answer, so the answer is "try again" rather than "the application did not respond".
@@ -317,6 +320,9 @@ class InlineConnection(aiosqlite.Connection):
 def inline_connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> InlineConnection:
     """``aiosqlite.connect`` for :class:`InlineConnection` (SQLAlchemy's ``async_creator_fn``)."""
 
+    # sqlite3's own lock wait (5 s by default) applies until the busy_timeout pragma is set.
+    kwargs.setdefault("timeout", INLINE_BUSY_TIMEOUT_MS / 1000)
+
     def connector() -> sqlite3.Connection:
         return sqlite3.connect(database, **kwargs)
 
@@ -352,7 +358,12 @@ def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> No
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_MS}")
+        inline = isinstance(getattr(dbapi_connection, "_connection", None), InlineConnection)
+        # A read in WAL mode waits only in rare moments (another process recovering the WAL
+        # after a crash); on the loop's thread such a wait would freeze the bot, so it is
+        # short, and past it the read fails instead.
+        busy = INLINE_BUSY_TIMEOUT_MS if inline else LOCK_TIMEOUT_MS
+        cursor.execute(f"PRAGMA busy_timeout={busy}")
     finally:
         cursor.close()
     record.info["hackbot_pragmas"] = {"foreign_keys": 1, "query_only": 0}

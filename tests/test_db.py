@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from bot.db import Database
+from bot.db import INLINE_BUSY_TIMEOUT_MS, LOCK_TIMEOUT_MS, Database
 from bot.migrations import ensure_schema
 from bot.models import KV
 
@@ -27,7 +27,9 @@ async def test_sqlite_pragmas_on_every_connection(sqlite_db: Database) -> None:
             assert await _scalar(session, "PRAGMA journal_mode") == "wal"
             assert await _scalar(session, "PRAGMA synchronous") == 1  # NORMAL
             assert await _scalar(session, "PRAGMA foreign_keys") == 1
-            assert await _scalar(session, "PRAGMA busy_timeout") == 30000
+        # A write may wait for another process's lock; a read, on the loop's thread, briefly.
+        assert await _scalar(one, "PRAGMA busy_timeout") == LOCK_TIMEOUT_MS
+        assert await _scalar(two, "PRAGMA busy_timeout") == INLINE_BUSY_TIMEOUT_MS
 
 
 async def test_sqlite_enforces_foreign_keys(sqlite_db: Database) -> None:
@@ -240,3 +242,27 @@ async def test_in_memory_sqlite_takes_turns(url: str) -> None:
                     pass
     finally:
         await db.dispose()
+
+
+async def test_a_read_that_meets_a_lock_gives_up_instead_of_freezing_the_bot(
+    sqlite_db: Database,
+) -> None:
+    import sqlite3
+    import time
+
+    assert sqlite_db.url.database
+    await sqlite_db.dispose()  # (exclusive mode needs the file to itself at first)
+    other = sqlite3.connect(sqlite_db.url.database, isolation_level=None)
+    try:
+        other.execute("PRAGMA locking_mode=EXCLUSIVE")
+        other.execute("BEGIN EXCLUSIVE")
+        other.execute("CREATE TABLE held (x)")  # another process holds the file exclusively
+        began = time.monotonic()
+        with pytest.raises(DBAPIError):
+            async with sqlite_db.read() as session:
+                await session.execute(select(KV.value))
+        assert time.monotonic() - began < 5  # not the 30 s a writer may wait
+    finally:
+        other.close()
+    async with sqlite_db.read() as session:  # the lock gone, reads work again
+        assert await _scalar(session, "SELECT 1") == 1
