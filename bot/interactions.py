@@ -3,10 +3,11 @@ organiser check, and turning errors into translated ephemeral replies."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -127,6 +128,26 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
         await send(interaction, message, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not deliver an error reply for interaction %s", interaction.id)
+
+
+_Item = TypeVar("_Item")
+
+
+def reports_errors(
+    callback: Callable[[_Item, discord.Interaction], Awaitable[None]],
+) -> Callable[[_Item, discord.Interaction], Awaitable[None]]:
+    """For a ``DynamicItem``'s callback: discord.py builds the view around a dynamic item
+    itself (a plain View, not a GuardedView), so an error would only be logged there. Like a
+    command's, it is answered with its translated message (or the apology and an error id)."""
+
+    @functools.wraps(callback)
+    async def reported(item: _Item, interaction: discord.Interaction) -> None:
+        try:
+            await callback(item, interaction)
+        except Exception as error:
+            await report_error(interaction, error)
+
+    return reported
 
 
 #: An autocomplete still waiting after this long is dropped unanswered: Discord's 3 seconds

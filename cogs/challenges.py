@@ -18,7 +18,15 @@ from bot.admin import attach_to_admin
 from bot.db import Busy
 from bot.errors import HackbotError, NotFound
 from bot.i18n import t
-from bot.interactions import GuardedView, OrganiserView, lang_of, organiser_only, report_error, send
+from bot.interactions import (
+    GuardedView,
+    OrganiserView,
+    lang_of,
+    organiser_only,
+    report_error,
+    reports_errors,
+    send,
+)
 from bot.localization import L
 from bot.models import Challenge
 from bot.services import challenges as service
@@ -105,12 +113,10 @@ class FollowButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /):  # type: ignore[override]
         return cls(int(match["id"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        try:
-            cog: ChallengesCog = interaction.client.get_cog("ChallengesCog")  # type: ignore[assignment]
-            await cog.toggle_follow(interaction, self.challenge_id)
-        except Exception as error:
-            await report_error(interaction, error)
+        cog: ChallengesCog = interaction.client.get_cog("ChallengesCog")  # type: ignore[assignment]
+        await cog.toggle_follow(interaction, self.challenge_id)
 
 
 def follow_view(challenge_id: int, lang: str) -> discord.ui.View:

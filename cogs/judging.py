@@ -30,7 +30,7 @@ from bot.interactions import (
     is_organiser,
     lang_of,
     organiser_only,
-    report_error,
+    reports_errors,
     send,
 )
 from bot.localization import L
@@ -94,12 +94,10 @@ class ScoreSelect(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /):  # type: ignore[override]
         return cls(int(match["review"]), int(match["index"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        try:
-            values = (interaction.data or {}).get("values") or []  # type: ignore[union-attr]
-            await cog_of(interaction).score(interaction, self.review_id, self.index, int(values[0]))
-        except Exception as error:
-            await report_error(interaction, error)
+        values = (interaction.data or {}).get("values") or []  # type: ignore[union-attr]
+        await cog_of(interaction).score(interaction, self.review_id, self.index, int(values[0]))
 
 
 class ReviewButton(
@@ -118,11 +116,9 @@ class ReviewButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /):  # type: ignore[override]
         return cls(match["action"], int(match["review"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        try:
-            await cog_of(interaction).review_action(interaction, self.action, self.review_id)
-        except Exception as error:
-            await report_error(interaction, error)
+        await cog_of(interaction).review_action(interaction, self.action, self.review_id)
 
 
 class PairButton(
@@ -139,11 +135,9 @@ class PairButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /):  # type: ignore[override]
         return cls(match["action"], int(match["current"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        try:
-            await cog_of(interaction).pair_action(interaction, self.action, self.current)
-        except Exception as error:
-            await report_error(interaction, error)
+        await cog_of(interaction).pair_action(interaction, self.action, self.current)
 
 
 class RevealButton(
@@ -163,13 +157,11 @@ class RevealButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /):  # type: ignore[override]
         return cls(int(match["ceremony"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        try:
-            if not is_organiser(interaction):
-                raise NotAllowed("error.organiser_only")
-            await cog_of(interaction).reveal_by_hand(interaction, self.ceremony_id)
-        except Exception as error:
-            await report_error(interaction, error)
+        if not is_organiser(interaction):
+            raise NotAllowed("error.organiser_only")
+        await cog_of(interaction).reveal_by_hand(interaction, self.ceremony_id)
 
 
 def _button(label: str, style: discord.ButtonStyle, custom_id: str) -> discord.ui.Button:

@@ -28,6 +28,7 @@ from bot.interactions import (
     lang_of,
     organiser_only,
     report_error,
+    reports_errors,
     send,
 )
 from bot.localization import L
@@ -117,12 +118,10 @@ class SupportButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /):  # type: ignore[override]
         return cls(int(match["id"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        try:
-            cog: ProblemsCog = interaction.client.get_cog("ProblemsCog")  # type: ignore[assignment]
-            await cog.support(interaction, self.problem_id)
-        except Exception as error:
-            await report_error(interaction, error)
+        cog: ProblemsCog = interaction.client.get_cog("ProblemsCog")  # type: ignore[assignment]
+        await cog.support(interaction, self.problem_id)
 
 
 def support_view(problem_id: int, count: int, lang: str) -> discord.ui.View:

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import HackbotError
-from bot.interactions import report_error
+from bot.interactions import report_error, reports_errors
 
 
 class FakeResponse:
@@ -124,3 +124,39 @@ async def test_an_autocomplete_that_waited_too_long_is_dropped_unanswered():
     assert await tree.interaction_check(
         interaction(discord.InteractionType.application_command, 2.8)
     )
+
+
+class _Card:
+    """Stands for a DynamicItem: discord.py wraps those in a plain View of its own, so
+    their callbacks report their errors through ``reports_errors``."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+        self.pressed = 0
+
+    @reports_errors
+    async def callback(self, interaction) -> None:
+        self.pressed += 1
+        if self.error is not None:
+            raise self.error
+
+
+async def test_a_button_callback_error_is_answered_like_a_command_error(caplog):
+    refused = fake_interaction("fr")
+    await _Card(HackbotError("error.not_allowed")).callback(refused)
+    ((content, kwargs),) = refused.response.sent
+    assert content == "Vous n'avez pas le droit de faire cela."
+    assert kwargs["ephemeral"] is True
+
+    broken = fake_interaction("en-GB")
+    with caplog.at_level(logging.ERROR, logger="bot.interactions"):
+        await _Card(RuntimeError("boom")).callback(broken)
+    ((content, _),) = broken.response.sent
+    assert content.startswith("Sorry, something broke on our side.")
+    assert any("unexpected error" in r.getMessage() for r in caplog.records)
+
+    fine = fake_interaction("en-GB")
+    card = _Card(None)
+    await card.callback(fine)
+    assert card.pressed == 1 and fine.response.sent == []
+    assert _Card.callback.__name__ == "callback"

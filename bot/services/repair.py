@@ -234,6 +234,8 @@ class TeamSpace:
     access: list[int]
     # Its space is still being made by an automatic formation run (that run finishes it).
     forming: bool = False
+    # The name its space should have (the team's slug).
+    slug: str = ""
 
     @property
     def wanted(self) -> set[int]:
@@ -274,6 +276,7 @@ async def team_spaces(session: AsyncSession, team_id: int | None = None) -> list
             members.get(team.id, []),
             access.get(team.id, []),
             team.autoform_run_id in forming,
+            team.slug,
         )
         for team in teams
     ]

@@ -15,7 +15,7 @@ from typing import Any
 import discord
 
 from bot.i18n import t
-from bot.interactions import report_error
+from bot.interactions import report_error, reports_errors
 from bot.models.help import HelpTicket
 
 CARD_ACTIONS = ("claim", "release", "resolve", "keep")
@@ -49,13 +49,11 @@ class CardButton(
     ) -> CardButton:
         return cls(match["action"], int(match["ticket"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            from cogs.help import actions
+        from cogs.help import actions
 
-            await actions.card_action(interaction, self.action, self.ticket_id)
-        except Exception as error:
-            await report_error(interaction, error)
+        await actions.card_action(interaction, self.action, self.ticket_id)
 
 
 class CancelButton(
@@ -77,13 +75,11 @@ class CancelButton(
     ) -> CancelButton:
         return cls(int(match["ticket"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            from cogs.help import actions
+        from cogs.help import actions
 
-            await actions.cancel_flow(interaction, self.ticket_id)
-        except Exception as error:
-            await report_error(interaction, error)
+        await actions.cancel_flow(interaction, self.ticket_id)
 
 
 class RateButton(
@@ -107,13 +103,11 @@ class RateButton(
     ) -> RateButton:
         return cls(int(match["ticket"]), int(match["score"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            from cogs.help import actions
+        from cogs.help import actions
 
-            await actions.rate_flow(interaction, self.ticket_id, self.score)
-        except Exception as error:
-            await report_error(interaction, error)
+        await actions.rate_flow(interaction, self.ticket_id, self.score)
 
 
 class CommentModal(discord.ui.Modal):

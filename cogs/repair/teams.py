@@ -98,17 +98,31 @@ async def _check_team(bot: HackBot, guild: discord.Guild, team: TeamSpace) -> li
         await spaces.team_changed(bot, team.team_id)
         made = await _space_mention(bot, team.team_id)
         return [Fix("team_space_recreated", {"team": team.name, "space": made or "—"})]
+    renamed = _name_fix(team, space)
     if isinstance(space, discord.Thread):
-        return await _check_thread(bot, guild, team, space)
-    return await _check_channels(bot, guild, team, space)
+        fixes = await _check_thread(bot, guild, team, space, rename=bool(renamed))
+    else:
+        fixes = await _check_channels(bot, guild, team, space, rename=bool(renamed))
+    return renamed + fixes
+
+
+def _name_fix(team: TeamSpace, space: Any) -> list[Fix]:
+    """A space renamed by hand, or whose rename Discord's limit had put off when the bot
+    stopped, is given its team's name again (by the space manager's refresh)."""
+    wanted = team.slug[:100]
+    if not wanted or space.name == wanted:
+        return []
+    return [
+        Fix("team_space_renamed", {"team": team.name, "old": space.name, "space": space.mention})
+    ]
 
 
 async def _check_thread(
-    bot: HackBot, guild: discord.Guild, team: TeamSpace, thread: discord.Thread
+    bot: HackBot, guild: discord.Guild, team: TeamSpace, thread: discord.Thread, *, rename: bool
 ) -> list[Fix]:
     present = {member.id for member in await thread.fetch_members()} - {guild.me.id}
     missing, extra = sorted(team.wanted - present), sorted(present - team.wanted)
-    if not missing and not extra:
+    if not missing and not extra and not rename:
         return []
     await spaces.manager(bot).refresh(team.team_id)
     return _access_fixes(team, thread.mention, missing, [], extra)
@@ -140,7 +154,7 @@ def _member_overwrites(channel: Any, me: int) -> dict[int, tuple[int, int]]:
 
 
 async def _check_channels(
-    bot: HackBot, guild: discord.Guild, team: TeamSpace, text: Any
+    bot: HackBot, guild: discord.Guild, team: TeamSpace, text: Any, *, rename: bool
 ) -> list[Fix]:
     manager = spaces.manager(bot)
     channels = [(text, spaces.member_overwrite())]
@@ -148,7 +162,7 @@ async def _check_channels(
     if voice is not None:
         channels.append((voice, spaces.voice_overwrite()))
     fixes: list[Fix] = []
-    refresh = False
+    refresh = rename  # the space manager renames it (within Discord's rename budget)
     wrong_by_channel = []
     for channel, grant in channels:
         # Staff overwrites first: a space someone opened to everyone is private again.

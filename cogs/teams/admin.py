@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.errors import Conflict, NotFound
 from bot.i18n import t
-from bot.interactions import lang_of, organiser_only, report_error, send
+from bot.interactions import lang_of, organiser_only, reports_errors, send
 from bot.localization import L
 from bot.models.teams import AutoformRun
 from bot.services import event as event_service
@@ -98,15 +98,13 @@ class AutoformButton(
             return False
         return True
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            cog: AdminTeams = interaction.client.get_cog("AdminTeams")  # type: ignore[assignment,attr-defined]
-            if self.action == "go":
-                await cog.confirm(interaction, self.run_id)
-            else:
-                await cog.cancel(interaction, self.run_id)
-        except Exception as error:
-            await report_error(interaction, error)
+        cog: AdminTeams = interaction.client.get_cog("AdminTeams")  # type: ignore[assignment,attr-defined]
+        if self.action == "go":
+            await cog.confirm(interaction, self.run_id)
+        else:
+            await cog.cancel(interaction, self.run_id)
 
 
 class AdminTeams(commands.Cog):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.i18n import t
-from bot.interactions import lang_of, report_error, send
+from bot.interactions import lang_of, reports_errors, send
 from bot.models import Member
 from bot.services import teams as team_service
 
@@ -51,13 +51,11 @@ class RequestAnswer(
     ) -> RequestAnswer:
         return cls(match["answer"], int(match["request_id"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            from cogs.teams.team_commands import answer_request
+        from cogs.teams.team_commands import answer_request
 
-            await answer_request(interaction, self.request_id, self.answer == "accept")
-        except Exception as error:
-            await report_error(interaction, error)
+        await answer_request(interaction, self.request_id, self.answer == "accept")
 
 
 def request_view(request_id: int, lang: str) -> discord.ui.View:
@@ -90,16 +88,14 @@ class TeamCardButton(
     ) -> TeamCardButton:
         return cls(match["action"], int(match["team_id"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            from cogs.teams import team_commands
+        from cogs.teams import team_commands
 
-            if self.action == "ask":
-                await team_commands.join_flow(interaction, str(self.team_id))
-            else:
-                await talk_to_team(interaction, self.team_id)
-        except Exception as error:
-            await report_error(interaction, error)
+        if self.action == "ask":
+            await team_commands.join_flow(interaction, str(self.team_id))
+        else:
+            await talk_to_team(interaction, self.team_id)
 
 
 def team_card_view(team_id: int, lang: str) -> discord.ui.View:
@@ -132,16 +128,14 @@ class LftButton(
     ) -> LftButton:
         return cls(match["action"], int(match["user_id"]))
 
+    @reports_errors
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            from cogs.teams import team_commands
+        from cogs.teams import team_commands
 
-            if self.action == "invite":
-                await team_commands.invite_flow(interaction, self.user_id)
-            else:
-                await talk(interaction, [self.user_id], topic_name=None)
-        except Exception as error:
-            await report_error(interaction, error)
+        if self.action == "invite":
+            await team_commands.invite_flow(interaction, self.user_id)
+        else:
+            await talk(interaction, [self.user_id], topic_name=None)
 
 
 def lft_view(user_id: int, lang: str) -> discord.ui.View:

@@ -4,6 +4,7 @@ nothing to fix."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from sandbox.rules.permissions import P
@@ -43,10 +44,10 @@ def config(now: datetime) -> dict:
     }
 
 
-async def event(start_sandbox, org_locale="en-US"):
+async def event(start_sandbox, org_locale="en-US", rate_limits=FAST):
     """Two teams of two, a challenge, the countdown and the phases' events; nothing to repair."""
     now = datetime.now().astimezone()
-    sb = await start_sandbox(config(now), rate_limits=FAST)
+    sb = await start_sandbox(config(now), rate_limits=rate_limits)
     org = await sb.add_member("org", roles=["Organiser"], locale=org_locale)
     people = {}
     for name in ("ana", "bob", "cid", "dan"):
@@ -250,6 +251,46 @@ async def test_the_start_up_run_repairs_what_changed_while_the_bot_was_away(star
     posted = len(organisers.messages)
     await sb.restart_bot()
     assert len(organisers.messages) == posted
+
+
+async def test_a_space_renamed_by_hand_or_left_behind_by_a_restart_takes_its_teams_name(
+    start_sandbox,
+):
+    # Discord's rename limit (2 per channel per 10 minutes) shortened to 2 per second here, so
+    # the restarted bot is not kept waiting; the bot itself still counts 10 minutes.
+    limits = {"bucket_overrides": {**FAST["bucket_overrides"], "channel_rename": (2, 1.0)}}
+    sb, org, people = await event(start_sandbox, org_locale="fr", rate_limits=limits)
+    owls = sb.channel("owls")
+    sb.server.update_channel(sb.guild, owls.data, {"name": "party-room"})
+    await sb.settle()
+
+    reply = await org.slash("admin repair")
+    assert lines(reply) == [
+        nb("**Réparation** : 1 correction(s), chacune rétablie comme le bot l'avait faite."),
+        nb(
+            f"• L'espace de l'équipe **Owls** s'appelait #party-room : <#{owls.id}> reprend le "
+            "nom de son équipe (tout de suite, ou dès que la limite de renommage de Discord le "
+            "permet)."
+        ),
+    ]
+    await sb.settle()
+    assert sb.channel(owls.id).name == "owls"
+    assert sb.can_send(people["ana"], owls) and not sb.can_view(people["cid"], owls)
+
+    # A team renamed while its space's rename waits for Discord's limit, and the bot stops
+    # before the wait is over: the start-up run gives the space its new name.
+    previous = "Owls"
+    for name in ("Night Owls", "Barn Owls", "Snowy Owls"):
+        renamed = await people["ana"].slash("team rename", name=name)
+        assert renamed.text == f"**{previous}** is now called **{name}**.", renamed.text
+        previous = name
+    await sb.settle()
+    # The repair's rename and the first of these used the channel's two renames.
+    assert sb.channel(owls.id).name == "night-owls"
+    await asyncio.sleep(1.1)
+    await sb.restart_bot()
+    assert sb.channel(owls.id).name == "snowy-owls"
+    assert "Snowy Owls" in sb.channel("organisers").messages[-1]["content"]
 
 
 async def test_team_threads_on_a_full_server_are_repaired_too(start_sandbox):
