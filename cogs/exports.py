@@ -41,8 +41,10 @@ class Exports(commands.Cog):
         lang = lang_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         kinds = service.KINDS if what == "all" else (what,)
-        async with self.bot.db.read() as session:
-            made = await service.build(session, self.bot.settings, kinds)
+        # Seconds of work at a large event: apart from the loop, which keeps answering.
+        made = await self.bot.db.read_apart(
+            lambda session: service.build(session, self.bot.settings, kinds)
+        )
         lines = [t("exports.file", lang, name=e.filename, rows=e.rows) for e in made]
         if "tickets" in kinds and not any(e.name == "tickets" for e in made):
             lines.append(t("exports.no_tickets", lang))

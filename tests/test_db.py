@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -225,6 +227,58 @@ async def test_objects_loaded_in_a_read_stay_usable(db: Database) -> None:
         row = await session.get(KV, "k")
     assert row is not None
     assert row.value == [1, "two"]
+
+
+async def test_a_long_read_runs_apart_and_the_loop_keeps_going(db: Database) -> None:
+    async with db.begin() as session:
+        session.add_all([KV(key=f"k{i}", value=i) for i in range(50)])
+    loop_thread = threading.get_ident()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    async def long_read(session: AsyncSession) -> tuple[int, list[int], int]:
+        values = (await session.scalars(select(KV.value).order_by(KV.key))).all()
+        ticks_before = ticks
+        busy_until = time.perf_counter() + 0.3
+        while time.perf_counter() < busy_until:  # pure Python, as an export's rows are
+            pass
+        return threading.get_ident(), sorted(values), ticks - ticks_before
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        thread, values, ticked = await db.read_apart(long_read)
+    finally:
+        ticking.cancel()
+    assert thread != loop_thread
+    assert values == list(range(50))
+    assert ticked >= 5  # the bot's loop went on while the read worked
+    # What fails there is raised here.
+    with pytest.raises(ZeroDivisionError):
+        await db.read_apart(lambda session: _divide_by_zero())
+
+
+async def _divide_by_zero() -> None:
+    1 / 0  # noqa: B018
+
+
+async def test_an_in_memory_database_reads_on_its_own_engine_not_apart() -> None:
+    db = Database("sqlite+aiosqlite://")
+    try:
+        await ensure_schema(db)
+        async with db.begin() as session:
+            session.add(KV(key="only-here", value=1))
+
+        async def keys(session: AsyncSession) -> tuple[int, list[str]]:
+            return threading.get_ident(), list((await session.scalars(select(KV.key))).all())
+
+        assert await db.read_apart(keys) == (threading.get_ident(), ["only-here"])
+    finally:
+        await db.dispose()
 
 
 @pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])

@@ -258,12 +258,16 @@ async def test_a_team_space_discord_refuses_is_made_later_and_the_member_is_not_
     async with bot_database(sb) as db:
         seeded = await seed_teams(sb, db, 0, free=1)
         (ana,) = seeded.free
-        refuse_next(sb, "POST /guilds/{guild_id}/channels")
+        # Ten refusals: the first attempt (discord.py's five tries) and the bot's first retry,
+        # 2 s later, both fail, so on a loaded machine the reply, written once the first
+        # attempt failed, cannot find the space already made by that retry.
+        refuse_next(sb, "POST /guilds/{guild_id}/channels", times=10)
         reply = await ana.slash("team create", name="Owls")
         assert not reply.text.startswith(APOLOGY), reply.text
         assert reply.text.startswith("Team **Owls** created")
         assert "private space is not ready yet" in reply.text
-        await wait_until(lambda: _has_space(db, "Owls"), "the space of Owls, made again later", 20)
+        await wait_until(lambda: _has_space(db, "Owls"), "the space of Owls, made again later", 40)
+        assert sb.faults.injected_rate_limits == 10
 
 
 async def _has_space(db, name: str) -> bool:
