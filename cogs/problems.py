@@ -43,11 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Discord's (undocumented, commonly observed) limit of active threads in a server,
-#: and how many of them the bot leaves for everything else when it adds a post.
-GUILD_ACTIVE_THREADS = 1000
-THREAD_HEADROOM = 50
-MAX_ACTIVE_THREADS_CODE = 160006
+MAX_ACTIVE_THREADS_CODE = threads.MAX_ACTIVE_THREADS_CODE
 DM_CLOSED_CODE = 50007
 
 SUGGESTIONS = 5
@@ -479,15 +475,19 @@ class ProblemsCog(commands.Cog):
                     forum = await forum.edit(available_tags=tags, reason=reason)  # type: ignore[assignment]
             return forum
 
-    async def make_room(self, guild: discord.Guild) -> int:
+    async def make_room(self, guild: discord.Guild, limit: int | None = None) -> int:
         """Archive statement posts so that one more fits: ours stay within max_active_posts and
-        the server keeps THREAD_HEADROOM active threads free. Returns how many were archived."""
+        the server keeps THREAD_HEADROOM active threads free (:func:`bot.threads.post_limit`),
+        or stays under ``limit`` when another feature asks for room. Returns how many were
+        archived."""
         active = {thread.id for thread in guild.threads if not thread.archived}
         async with self.bot.db.read() as session:
             posts = [p for p in await service.active_posts(session) if p[1] in active]
-        limit = self.bot.settings.problems.max_active_posts
-        over_server = len(active) + 1 - (GUILD_ACTIVE_THREADS - THREAD_HEADROOM)
-        keep = min(limit - 1, len(posts) - max(0, over_server))
+        cap = self.bot.settings.problems.max_active_posts
+        if limit is None:
+            limit = threads.post_limit(guild)
+        over_server = len(active) + 1 - limit
+        keep = min(cap - 1, len(posts) - max(0, over_server))
         victims = service.posts_to_archive(posts, max(0, keep))
         archived: list[int] = []
         for _, thread_id, _ in victims:

@@ -700,11 +700,12 @@ class Publisher:
 
     # -- the server's active threads ------------------------------------------------------
 
-    async def make_room(self, guild: discord.Guild) -> int:
+    async def make_room(self, guild: discord.Guild, limit: int | None = None) -> int:
         """Archive the gallery's least recently updated posts (archived, a post stays
         listed and readable in the forum) so that one more thread fits: the gallery keeps
         at most ``[submissions] gallery_active_posts`` active, and the server keeps
-        THREAD_HEADROOM of its active threads free. Returns how many were archived.
+        THREAD_HEADROOM of its active threads free (:func:`bot.threads.post_limit`), or stays
+        under ``limit`` when another feature asks for room. Returns how many were archived.
 
         When it archives, it archives a few more (ARCHIVE_BATCH, at most a fifteenth of
         the cap; a few requests at a time), so a rush of new posts does not pay one archive
@@ -718,9 +719,9 @@ class Publisher:
         active = [thread for thread in guild.threads if not thread.archived]
         ours = {thread.id: thread for thread in active if thread.parent_id == forum.id}
         coming = self._reserved + 1  # posts being made now, and the one asked for
-        over_server = (
-            len(active) + coming - (threads.GUILD_ACTIVE_THREADS - threads.THREAD_HEADROOM)
-        )
+        if limit is None:
+            limit = threads.post_limit(guild)
+        over_server = len(active) + coming - limit
         cap = self.bot.settings.submissions.gallery_active_posts
         over_gallery = len(ours) + coming - cap
         excess = max(over_server, over_gallery)
@@ -758,7 +759,7 @@ class Publisher:
         later."""
         async with self._post_lock:
             await self.make_room(guild)
-            limit = threads.GUILD_ACTIVE_THREADS - threads.THREAD_HEADROOM - self._reserved
+            limit = threads.post_limit(guild) - self._reserved
             fits = await threads.make_room(self.bot, guild, limit=limit)
             if fits:
                 self._reserved += 1

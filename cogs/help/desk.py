@@ -138,8 +138,13 @@ class HelpDesk:
         )
         async with self.bot.db.begin() as session:
             row = await session.get(HelpTicket, ticket_id)
+            moved = row is not None and _moved_on(ticket, row)
             if row is not None:
                 row.card_channel_id, row.card_message_id = channel.id, message.id
+        if moved:
+            # A mentor pressed Claim before the card's id was stored (under load writes queue
+            # for seconds): that claim found no card to edit, so the card shows it now.
+            await self.update_card(ticket_id)
 
     async def update_card(self, ticket_id: int) -> None:
         loaded = await self._load(ticket_id)
@@ -220,9 +225,14 @@ class HelpDesk:
             return None
         async with self.bot.db.begin() as session:
             row = await session.get(HelpTicket, ticket_id)
+            moved = row is not None and _moved_on(ticket, row)
             if row is not None:
                 row.status_channel_id, row.status_message_id = team.channel_id, message.id
                 row.shown_at = now
+        if moved or ticket.status != "open":
+            # As for the card (post_card); and a ticket claimed or closed before its status
+            # message was first posted is shown as it is now, not as it was queued.
+            await self.update_status(ticket_id)
         return message.id
 
     async def update_status(self, ticket_id: int) -> None:
@@ -668,3 +678,9 @@ def desk_of(bot: HackBot) -> HelpDesk:
         desk = HelpDesk(bot)
         bot.help_desk = desk  # type: ignore[attr-defined]
     return desk
+
+
+def _moved_on(posted: HelpTicket, now: HelpTicket) -> bool:
+    """Whether the ticket changed (claimed, released, closed) between the moment its message
+    was rendered and the moment the message's id is stored."""
+    return (posted.status, posted.claimed_by) != (now.status, now.claimed_by)

@@ -201,8 +201,8 @@ class SpaceManager:
             if placement.kind == "thread":
                 hub = await self.hub(guild)
                 # Statement and gallery posts are archived (still readable) to make room; a
-                # team space may use the headroom they leave.
-                if not await threads.make_room(self.bot, guild):
+                # team space may use the headroom they leave, not the posts' last reserve.
+                if not await threads.make_room(self.bot, guild, limit=threads.SPACE_LIMIT):
                     await self._no_room(guild, team)
                     return None
                 try:

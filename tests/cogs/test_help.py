@@ -154,6 +154,58 @@ async def test_two_mentors_clicking_claim_at_the_same_instant_one_wins(start_san
     assert f"<@{winner.id}>" in card_of(sb, 1)["embeds"][0]["fields"][2]["value"]
 
 
+async def test_a_claim_pressed_before_the_cards_id_is_stored_still_shows_on_the_card(
+    start_sandbox,
+):
+    """Seen at full scale (1,462 teams): under load the write that stores a new card's id
+    queues for seconds; a mentor quick enough to press Claim meanwhile got "You took #N" but
+    the card kept its Claim button, because the claim found no card to edit."""
+    import sys
+    from contextlib import asynccontextmanager
+
+    sb = await start_sandbox(CONFIG, rate_limits=FAST_CHANNELS)
+    ana = await team(sb, "Owls", "ana")
+    mia = await mentor(sb, "mia", "python")
+    db = sb.bot.db
+    real_begin = db.begin
+    stored = asyncio.Event()
+    held: list[str] = []
+
+    @asynccontextmanager
+    async def begin_after_the_claim():
+        # The transactions that store a posted message's id wait until the claim is done.
+        if sys._getframe(2).f_code.co_name in ("post_card", "post_status"):
+            held.append(sys._getframe(2).f_code.co_name)
+            await stored.wait()
+        async with real_begin() as session:
+            yield session
+
+    db.begin = begin_after_the_claim
+    try:
+        asking = asyncio.create_task(
+            ana.slash("help ask", topic="python", description="Tests are flaky")
+        )
+        for _ in range(250):
+            if cards(sb) and "post_card" in held:
+                break
+            await asyncio.sleep(0.02)
+        assert "post_card" in held  # the card is out, its id not stored yet
+        # Mia presses Claim now; the card's id is stored a second later.
+        asyncio.get_running_loop().call_later(1.0, stored.set)
+        claimed = await mia.click(card_of(sb, 1), "Claim")
+        assert claimed.text.startswith("You took #1")
+        await asking
+        await sb.settle()
+    finally:
+        db.begin = real_begin
+    assert held[0] == "post_card"
+    buttons = str(card_of(sb, 1)["components"])
+    assert "Resolve" in buttons and "'Claim'" not in buttons, buttons
+    assert f"<@{mia.id}>" in card_of(sb, 1)["embeds"][0]["fields"][2]["value"]
+    status = status_message(sb, "owls")["content"]
+    assert f"<@{mia.id}>" in status and "Position" not in status, status
+
+
 async def test_escalation_then_organisers_then_expiry_on_stored_timers(start_sandbox):
     sb = await start_sandbox(CONFIG, rate_limits=FAST_CHANNELS)
     ana = await team(sb, "Owls", "ana")

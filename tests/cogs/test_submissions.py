@@ -323,7 +323,9 @@ async def test_gallery_posts_stay_within_their_share_of_the_active_threads(start
     others_open(1000 - len(sb.guild.active_threads()), "u")
     await sb.settle()
     assert await threads.make_room(sb.bot, sb.bot.event_guild)
-    assert active(gallery()) == [] and len(sb.guild.active_threads()) == 990
+    # The gallery archives what the caller needs (one more thread), its least recently updated.
+    assert len(active(gallery())) == 9 and len(sb.guild.active_threads()) == 999
+    assert "Project 0003" not in active(gallery())
 
     # Nothing left to archive: no post is attempted; the receipt goes out without its link.
     flow = await rush.submit_flow(sb, members[13], 13, rush.project(13))
@@ -339,6 +341,56 @@ async def test_gallery_posts_stay_within_their_share_of_the_active_threads(start
     await sb.settle()
     assert "Project 0013" in active(gallery())
     assert len(sb.channel(spaces[13]).messages) == 1  # one receipt, not two
+
+
+async def test_team_spaces_filling_the_threads_leave_the_gallery_its_reserve(start_sandbox):
+    """Measured at full scale: 1,462 teams, 1,000 of them in private threads, took every active
+    thread and not one of 1,462 projects reached the gallery. Team spaces now stop
+    POST_RESERVE short of the limit, and posts may use that reserve."""
+    from bench import submit as rush
+    from bot import threads
+    from sandbox.server import state as st
+
+    sb = await start_sandbox(
+        config(submissions={"gallery_active_posts": 10}), rate_limits=FAST_CHANNELS
+    )
+    members = await sb.add_members(3, prefix="maker")
+    await rush.make_teams(sb, sb.bot.db, members, challenges=1)
+    hub = sb.server.create_channel(sb.guild, {"name": "spaces-hub", "type": st.GUILD_TEXT})
+    # Team spaces as private threads, as many as team spaces may take (straight in the state).
+    for index in range(threads.SPACE_LIMIT - len(sb.guild.active_threads())):
+        sb.server.create_thread(
+            sb.guild,
+            hub,
+            name=f"team-{index}",
+            owner_id=str(sb.bot_user_id),
+            thread_type=st.PRIVATE_THREAD,
+            auto_archive_duration=10080,
+        )
+    guild = sb.bot.event_guild
+    for _ in range(200):  # the bot hears of 975 new threads over the gateway
+        await sb.settle()
+        if threads.active_threads(guild) == threads.SPACE_LIMIT:
+            break
+        await asyncio.sleep(0.05)
+    assert threads.post_limit(guild) == threads.GUILD_ACTIVE_THREADS
+
+    # Another team would need a thread: there is no room for it (the reserve is the posts').
+    assert not await threads.make_room(sb.bot, guild, limit=threads.SPACE_LIMIT)
+    # Projects still reach the gallery, within the reserve.
+    for index in range(3):
+        flow = await rush.submit_flow(sb, members[index], index, rush.project(index))
+        assert flow.submitted, flow.error or flow.text
+    assert await rush.wait_caught_up(sb.bot.db, max_wait=60) is not None
+    await sb.settle()
+    forum = sb.channel("gallery")
+    assert sorted(sb.channel(t).name for t in forum.threads) == [
+        "Project 0000",
+        "Project 0001",
+        "Project 0002",
+    ]
+    assert len(sb.guild.active_threads()) == threads.SPACE_LIMIT + 3
+    assert not sb.server.violations  # Discord's limit was never hit
 
 
 #: The rush: this many teams press Confirm within one minute of the deadline, their starts
