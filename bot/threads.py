@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import discord
+import discord
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,6 @@ def post_limit(guild: discord.Guild) -> int:
     """The most active threads there may be when a feature adds a post (a statement, a
     project): THREAD_HEADROOM are left for team spaces, but once team spaces (private
     threads) use them, posts still have the POST_RESERVE spaces never take."""
-    import discord
-
     private = sum(
         1
         for thread in guild.threads

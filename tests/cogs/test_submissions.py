@@ -251,6 +251,20 @@ async def test_organiser_reopens_one_team_after_a_refused_deadline(start_sandbox
     assert (await bob.slash("submit")).modal is None  # only that team
 
 
+def open_threads(sb, channel, count, prefix, thread_type, *, auto_archive_duration) -> None:
+    """``count`` bot-owned threads in ``channel``, straight in the server's state (no rate
+    limits): what other features or team spaces hold."""
+    for index in range(count):
+        sb.server.create_thread(
+            sb.guild,
+            channel,
+            name=f"{prefix}{index}",
+            owner_id=str(sb.bot_user_id),
+            thread_type=thread_type,
+            auto_archive_duration=auto_archive_duration,
+        )
+
+
 async def test_gallery_posts_stay_within_their_share_of_the_active_threads(start_sandbox):
     """Every gallery post is a forum thread and a server holds about 1,000 active ones: at
     most gallery_active_posts stay active (the least recently updated are archived, still
@@ -302,15 +316,7 @@ async def test_gallery_posts_stay_within_their_share_of_the_active_threads(start
     busy = sb.server.create_channel(sb.guild, {"name": "busy", "type": st.GUILD_TEXT})
 
     def others_open(count, prefix):  # other features' threads, straight in the server's state
-        for index in range(count):
-            sb.server.create_thread(
-                sb.guild,
-                busy,
-                name=f"{prefix}{index}",
-                owner_id=str(sb.bot_user_id),
-                thread_type=st.PUBLIC_THREAD,
-                auto_archive_duration=60,
-            )
+        open_threads(sb, busy, count, prefix, st.PUBLIC_THREAD, auto_archive_duration=60)
 
     # The server nearly full: a new post fits by archiving one of the gallery's own.
     others_open(950 - len(sb.guild.active_threads()), "t")
@@ -358,15 +364,8 @@ async def test_team_spaces_filling_the_threads_leave_the_gallery_its_reserve(sta
     await rush.make_teams(sb, sb.bot.db, members, challenges=1)
     hub = sb.server.create_channel(sb.guild, {"name": "spaces-hub", "type": st.GUILD_TEXT})
     # Team spaces as private threads, as many as team spaces may take (straight in the state).
-    for index in range(threads.SPACE_LIMIT - len(sb.guild.active_threads())):
-        sb.server.create_thread(
-            sb.guild,
-            hub,
-            name=f"team-{index}",
-            owner_id=str(sb.bot_user_id),
-            thread_type=st.PRIVATE_THREAD,
-            auto_archive_duration=10080,
-        )
+    spaces = threads.SPACE_LIMIT - len(sb.guild.active_threads())
+    open_threads(sb, hub, spaces, "team-", st.PRIVATE_THREAD, auto_archive_duration=10080)
     guild = sb.bot.event_guild
     for _ in range(200):  # the bot hears of 975 new threads over the gateway
         await sb.settle()
