@@ -388,14 +388,13 @@ async def act(
         await reply.record.wait_until(
             lambda: reply.record.completed or bool(reply.record.followup_ids), sb.deferred_max_s
         )
+    followed = "\n".join(follow.all_text for follow in reply.followups)
     if expect is None:
         if reply.modal is not None:
             return reply
         text = reply.all_text
     else:
-        text = reply.all_text
-        for follow in reply.followups:
-            text += "\n" + follow.all_text
+        text = reply.all_text + ("\n" + followed if followed else "")
         found = expect.search(text) if isinstance(expect, re.Pattern) else expect in text
         if found:
             return reply
@@ -403,7 +402,14 @@ async def act(
         phase.apologies += 1
     else:
         phase.unexpected += 1
-    phase.sample(f"{label}: {text[:240]!r}")
+    # The follow-ups first: after a deferred update they hold the bot's answer (a refusal),
+    # while the message itself still shows the previous screen.
+    shown = (
+        f"follow-ups {followed[:160]!r}; message {reply.all_text[:120]!r}"
+        if followed
+        else repr(text[:240])
+    )
+    phase.sample(f"{label}: {shown}")
     return None
 
 
@@ -809,6 +815,7 @@ async def review(
 
         # The review screen: each organiser one theme, in parallel.
         decisions: dict[int, str] = {}
+        already: list[int | None] = []
         panel_began = time.monotonic()
 
         async def panel(o: int, count: int) -> None:
@@ -878,6 +885,9 @@ async def review(
                     )
                 if done is None:
                     return
+                if "was already decided" in done.text:
+                    already.append(problem_id)  # decided since the screen showed it
+                    continue
                 notice = re.search(
                     r"#(\d+) (accepted|rejected|marked as a duplicate|merged)", done.text
                 )
@@ -937,6 +947,7 @@ async def review(
             statements_linked_by_add=per * len(created),
             panel_decisions=len(decisions),
             panel_by_action=dict(Counter(decisions.values())),
+            panel_already_decided=len(already),
             panel_s=panel_s,
             service_decisions=len(rest),
             service_s=time.monotonic() - service_began,
@@ -1463,14 +1474,18 @@ async def verify(
             "merge": "merged",
         }
         decisions = done["review"]["decisions"]
+        # A panel decision whose statement ended with another status: its id, the action
+        # the panel acknowledged, the status found.
+        mismatched = {
+            pid: [action, statuses.get(pid)]
+            for pid, action in decisions.items()
+            if statuses.get(pid) != expected_status[action]
+        }
         out["review"] = {
             "challenges": len(challenge_names),
             "lost": sum(1 for n in done["review"]["challenges"] if n not in challenge_names)
-            + sum(
-                1
-                for pid, action in decisions.items()
-                if statuses.get(pid) != expected_status[action]
-            ),
+            + len(mismatched),
+            "mismatched": mismatched,
             "by_status": dict(Counter(statuses.values())),
         }
 

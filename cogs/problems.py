@@ -710,6 +710,12 @@ class ProblemsCog(commands.Cog):
             return
         async with self.bot.db.begin() as session:
             statement = await service.get(session, view.statement_id)
+            if action != "skip" and statement.status != ProblemStatus.PENDING.value:
+                # A screen left open (an earlier /admin problem review, a second click on
+                # the same card): the statement was decided since, by this organiser or
+                # another. The first decision stands; the organiser sees it and moves on.
+                notice = self.already_decided(statement, lang)
+                action = "skip"
             if action == "accept":
                 await service.accept(session, statement.id, curator, now)
                 notice = t("problems.review.accepted", lang, id=statement.id)
@@ -744,8 +750,6 @@ class ProblemsCog(commands.Cog):
                     else challenge.name,
                 )
                 close = True
-            elif action == "skip":
-                notice = ""
         content, embed, next_view = await self.review_screen(
             interaction, lang, view.theme, after_id=view.statement_id, notice=notice
         )
@@ -768,6 +772,23 @@ class ProblemsCog(commands.Cog):
                 main: ChallengesCog | None = self.bot.get_cog("ChallengesCog")  # type: ignore[assignment]
                 if main is not None:
                     await main.refresh_description(target)
+
+    def already_decided(self, statement: ProblemStatement, lang: str) -> str:
+        """The notice for a decision on a statement decided since the screen was shown: who
+        decided it (by display name, never a mention) and how."""
+        guild = self.bot.event_guild
+        member = (
+            guild.get_member(statement.reviewed_by)
+            if guild is not None and statement.reviewed_by
+            else None
+        )
+        return t(
+            "problems.review.already_decided",
+            lang,
+            id=statement.id,
+            status=t(f"problems.status.{statement.status}", lang),
+            reviewer=member.display_name if member else t("problems.review.someone", lang),
+        )
 
     async def promote(self, interaction: discord.Interaction, view: ReviewView) -> None:
         """New challenge from the statement under review: the challenge modal, prefilled."""

@@ -191,6 +191,43 @@ async def test_the_whole_funnel(start_sandbox):
                 assert sb.pinged(message) == NOBODY
 
 
+async def test_a_screen_left_open_cannot_overturn_a_decision(start_sandbox):
+    """Two review screens on the same statement (an earlier /admin problem review left open,
+    or two organisers after a claim went stale): the first decision stands; a decision from
+    the other screen changes nothing, says who decided, and moves on to the next statement."""
+    sb = await start_sandbox(config(), rate_limits=FAST_CHANNELS)
+    nadia = await sb.add_member("nadia", roles=["Organiser"], locale="fr")
+    omar = await sb.add_member("omar", roles=["Organiser"], locale="en-US")
+    ana = await sb.add_member("ana", roles=["Participant"], locale="fr")
+    await submit(ana, "Accès aux soins des personnes âgées", "Plus de médecin au village")
+    await sb.advance(seconds=61)
+    await submit(ana, "Cantine trop chère", "Les familles ne peuvent plus payer", theme="Climat")
+
+    old = await nadia.slash("admin problem review")
+    assert old.embed["title"] == "Accès aux soins des personnes âgées"
+    current = await nadia.slash("admin problem review")  # the same statement, a second screen
+    current = await current.click("Accepter")
+    assert "N°1 acceptée" in current.text
+
+    # Refusing #1 from the first screen: nothing changes, Nadia is told, the next one shows.
+    form = await old.click("Refuser…")
+    after = await form.submit({"Raison (envoyée à l'auteur)": "Hors sujet"})
+    assert "N°1 a déjà été traitée par nadia : acceptée. Rien n'a changé." in after.text
+    assert after.embed["title"] == "Cantine trop chère"
+    assert not ana.dms  # no refusal was sent to the author
+
+    # Another organiser whose screen went stale (the claim expired): same answer, in English.
+    await sb.advance(minutes=31)
+    stale = await omar.slash("admin problem review")
+    assert stale.embed["title"] == "Cantine trop chère"
+    merged = await after.click("Accepter")
+    assert "N°2 acceptée" in merged.text
+    late = await stale.click("Accept")
+    assert "#2 was already decided by nadia: accepted. Nothing changed." in late.text
+    stats = await nadia.slash("admin problem stats")
+    assert "**2** soumises · 0 en attente · 2 acceptées" in stats.embed["description"]
+
+
 async def test_who_may_submit_and_when(start_sandbox):
     now = utcnow()
     phases = [
