@@ -21,6 +21,7 @@ No bot process and no sandbox: this measures the database and the algorithm.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import tempfile
 import time
@@ -102,6 +103,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-apply", action="store_true", help="compute the plan only, do not write it"
+    )
+    parser.add_argument(
+        "--apply-on-loop",
+        action="store_true",
+        help="write on this event loop, as the bot did before Database.write_apart (to compare "
+        "the loop's longest wait)",
     )
     parser.add_argument("--seed", type=int, default=1)
 
@@ -246,8 +253,13 @@ async def plan_once(db: Any, settings: Any, now: Any) -> tuple[Any, dict[str, fl
     )
 
 
-async def apply(db: Any, settings: Any, now: Any, plan: Any) -> tuple[Any, float]:
-    """The confirmed write, as the Confirm button does it (plan stored, then applied)."""
+async def apply(
+    db: Any, settings: Any, now: Any, plan: Any, *, on_loop: bool = False
+) -> tuple[Any, float, float]:
+    """The confirmed write, as the Confirm button does it (plan stored, then applied with
+    ``Database.write_apart``, or on this loop with ``on_loop``). Returns what was applied,
+    the seconds it took and the longest the event loop waited meanwhile (a 5-ms ticker, as
+    the bot's other interactions would), in milliseconds."""
     from bot.models.teams import AutoformRun
     from bot.services import matching
     from bot.services import teams as team_service
@@ -257,8 +269,8 @@ async def apply(db: Any, settings: Any, now: Any, plan: Any) -> tuple[Any, float
         session.add(run)
         await session.flush()
         run_id = run.id
-    began = time.perf_counter()
-    async with db.begin() as session:
+
+    async def work(session: Any) -> Any:
         run = await session.get(AutoformRun, run_id)
         applied = await team_service.apply_plan(
             session,
@@ -271,7 +283,33 @@ async def apply(db: Any, settings: Any, now: Any, plan: Any) -> tuple[Any, float
         )
         run.status = "spaces"
         run.team_ids = applied.team_ids
-    return applied, time.perf_counter() - began
+        return applied
+
+    longest = 0.0
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now_ = time.perf_counter()
+            longest = max(longest, now_ - last - 0.005)
+            last = now_
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0.02)
+    began = time.perf_counter()
+    try:
+        if on_loop:
+            async with db.begin() as session:
+                applied = await work(session)
+        else:
+            applied = await db.write_apart(work)
+        took = time.perf_counter() - began
+        await asyncio.sleep(0.02)
+    finally:
+        ticking.cancel()
+    return applied, took, longest * 1000
 
 
 async def run(args: argparse.Namespace, report: Report) -> None:
@@ -307,7 +345,9 @@ async def run(args: argparse.Namespace, report: Report) -> None:
                     runs.append(times)
                 applied = None
                 if not args.no_apply and plan is not None:
-                    applied, timings["apply_s"] = await apply(db, settings, now, plan)
+                    applied, timings["apply_s"], timings["apply_loop_wait_ms"] = await apply(
+                        db, settings, now, plan, on_loop=args.apply_on_loop
+                    )
                     async with db.read() as session:
                         timings["placed_in_db"] = int(
                             await session.scalar(select(func.count()).select_from(TeamMember)) or 0
@@ -337,7 +377,13 @@ def _report(
     table.add("match (form_teams)", best["match_s"], median["match_s"])
     table.add("plan = inputs + match (target < 2 s)", best["plan_s"], median["plan_s"])
     if applied is not None:
-        table.add("apply (apply_plan, one write transaction)", timings["apply_s"], None)
+        where = "on the loop" if args.apply_on_loop else "apart from the loop"
+        table.add(f"apply (apply_plan, one write transaction, {where})", timings["apply_s"], None)
+        table.add(
+            "  the event loop's longest wait meanwhile, s",
+            timings["apply_loop_wait_ms"] / 1000,
+            None,
+        )
     table.add("(set-up: bulk insert of members and profiles)", timings["populate_s"], None)
     figures = plan.figures
     quality = report.table("plan quality", ["figure", "value"])

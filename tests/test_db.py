@@ -266,6 +266,82 @@ async def _divide_by_zero() -> None:
     1 / 0  # noqa: B018
 
 
+async def test_a_long_write_runs_apart_commits_there_and_other_writers_wait(
+    db: Database,
+) -> None:
+    loop_thread = threading.get_ident()
+    ticks = 0
+    order: list[str] = []
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    async def long_write(session: AsyncSession) -> tuple[int, int]:
+        session.add_all([KV(key=f"w{i}", value=i) for i in range(50)])
+        await session.flush()
+        ticks_before = ticks
+        busy_until = time.perf_counter() + 0.3
+        while time.perf_counter() < busy_until:  # pure Python, as building 5,000 teams is
+            pass
+        order.append("apart")
+        return threading.get_ident(), ticks - ticks_before
+
+    async def other_writer() -> None:
+        await asyncio.sleep(0.05)  # while the long write works
+        async with db.begin() as session:
+            order.append("other")
+            session.add(KV(key="other", value=1))
+
+    async def reader() -> int:
+        await asyncio.sleep(0.05)
+        async with db.read() as session:
+            return len((await session.scalars(select(KV.key))).all())
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        (thread, ticked), _, seen = await asyncio.gather(
+            db.write_apart(long_write), other_writer(), reader()
+        )
+    finally:
+        ticking.cancel()
+    assert thread != loop_thread
+    assert ticked >= 5  # the bot's loop went on while the write worked
+    assert seen == 0  # reads went on too, and did not see the write before its commit
+    assert order == ["apart", "other"]  # the other writer waited for its turn
+    async with db.read() as session:
+        assert len((await session.scalars(select(KV.key))).all()) == 51
+
+    # What fails there is raised here, and nothing of it is written.
+    async def failing(session: AsyncSession) -> None:
+        session.add(KV(key="half-done", value=1))
+        await session.flush()
+        await _divide_by_zero()
+
+    with pytest.raises(ZeroDivisionError):
+        await db.write_apart(failing)
+    async with db.read() as session:
+        assert await session.get(KV, "half-done") is None
+
+
+async def test_an_in_memory_database_writes_on_its_own_engine_not_apart() -> None:
+    db = Database("sqlite+aiosqlite://")
+    try:
+        await ensure_schema(db)
+
+        async def add(session: AsyncSession) -> int:
+            session.add(KV(key="only-here", value=1))
+            return threading.get_ident()
+
+        assert await db.write_apart(add) == threading.get_ident()
+        async with db.read() as session:
+            assert (await session.get(KV, "only-here")) is not None
+    finally:
+        await db.dispose()
+
+
 async def test_an_in_memory_database_reads_on_its_own_engine_not_apart() -> None:
     db = Database("sqlite+aiosqlite://")
     try:

@@ -384,7 +384,9 @@ class AdminTeams(commands.Cog):
         lang = lang_of(interaction)
         await interaction.response.edit_message(content=t("autoform.applying", lang), view=None)
         now = self.bot.clock.now()
-        async with self.bot.db.begin() as session:
+        settings, actor = self.bot.settings, interaction.user.id
+
+        async def apply(session: AsyncSession) -> team_service.Applied:
             run = await session.get(AutoformRun, run_id)
             if run is None:
                 raise NotFound("autoform.not_pending")
@@ -392,17 +394,22 @@ class AdminTeams(commands.Cog):
                 raise Conflict("autoform.not_pending")
             applied = await team_service.apply_plan(
                 session,
-                self.bot.settings,
+                settings,
                 now,
                 matching.Plan.from_dict(run.plan),
                 run_id=run.id,
-                team_name=t("autoform.team_name", self.bot.settings.event.language),
-                actor=interaction.user.id,
+                team_name=t("autoform.team_name", settings.event.language),
+                actor=actor,
             )
             run.status = "spaces"
             run.team_ids = applied.team_ids
             run.done_spaces = 0
             run.figures = {**run.figures, "skipped": applied.skipped}
+            return applied
+
+        # Thousands of teams and members are seconds of Python: written apart from the loop,
+        # which goes on answering everyone (other writes wait their turn, as always).
+        applied = await self.bot.db.write_apart(apply)
         log.info(
             "autoform run %s: %d teams created, %d filled, %d placed, %d skipped",
             run_id,
