@@ -816,9 +816,11 @@ async def review(
         # The review screen: each organiser one theme, in parallel.
         decisions: dict[int, str] = {}
         already: list[int | None] = []
+        raced = 0
         panel_began = time.monotonic()
 
         async def panel(o: int, count: int) -> None:
+            nonlocal raced
             organiser = organisers[o]
             theme = THEMES[o % len(THEMES)]
             screen = await act(
@@ -830,7 +832,9 @@ async def review(
             if screen is None:
                 return
             message_id = screen.message["id"]
-            for _ in range(count):
+            made, attempts = 0, 0
+            while made < count and attempts < 3 * count:
+                attempts += 1
                 message = sb.server.messages.get(message_id)
                 if message is None or not message.get("components"):
                     return  # nothing left in this theme
@@ -849,7 +853,13 @@ async def review(
                         "Merge into the challenge…" if action == "merge" else "Duplicate of…"
                     )
                     value = selects[placeholder]["options"][0]["value"]
-                    expect = "merged into the challenge" if action == "merge" else "duplicate of"
+                    expect = (
+                        "merged into the challenge"
+                        if action == "merge"
+                        # Or refused: the original was rejected (by another organiser) since
+                        # the screen showed it; the organiser reads that and decides again.
+                        else re.compile(r"duplicate of|was not kept: choose another original")
+                    )
                     done = await act(
                         phase,
                         f"review {action}",
@@ -885,6 +895,12 @@ async def review(
                     )
                 if done is None:
                     return
+                if "choose another original" in done.all_text + "".join(
+                    f.all_text for f in done.followups
+                ):
+                    raced += 1
+                    continue
+                made += 1
                 if "was already decided" in done.text:
                     already.append(problem_id)  # decided since the screen showed it
                     continue
@@ -948,6 +964,7 @@ async def review(
             panel_decisions=len(decisions),
             panel_by_action=dict(Counter(decisions.values())),
             panel_already_decided=len(already),
+            panel_duplicate_of_rejected=raced,
             panel_s=panel_s,
             service_decisions=len(rest),
             service_s=time.monotonic() - service_began,
@@ -1738,6 +1755,12 @@ def _report(report: Report, args: argparse.Namespace, **r: Any) -> None:
         f"{fig['review_real']} / rest",
         f"{by_name['review'].facts.get('panel_decisions')} / "
         f"{by_name['review'].facts.get('service_decisions')}",
+    )
+    asked.add(
+        "review clicks answered 'already decided' / 'original not kept' (races)",
+        "-",
+        f"{by_name['review'].facts.get('panel_already_decided', 0)} / "
+        f"{by_name['review'].facts.get('panel_duplicate_of_rejected', 0)}",
     )
     asked.add(
         "teams (/team create + autoform new)",
