@@ -528,6 +528,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.5,
         help="share of the registered already in a team of four (default 0.5)",
     )
+    parser.add_argument(
+        "--only",
+        metavar="LABELS",
+        help="send only these rows of the mix, comma-separated labels as printed (e.g. "
+        "'schedule' to measure what every interaction costs before any database work)",
+    )
     parser.add_argument("--seed", type=int, default=1)
 
 
@@ -553,6 +559,13 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         )
         load = Load(sb, members, rng, extra)
         actions, skipped = available_actions(sb)
+        if args.only:
+            wanted = {label.strip() for label in args.only.split(",") if label.strip()}
+            unknown = wanted - {a.label for a in actions}
+            if unknown:
+                raise SystemExit(f"--only: not in the mix: {', '.join(sorted(unknown))}")
+            skipped += [f"{a.label} (--only)" for a in actions if a.label not in wanted]
+            actions = [a for a in actions if a.label in wanted]
         for action in list(actions):
             if action.who and not extra["groups"][action.who]:
                 actions.remove(action)

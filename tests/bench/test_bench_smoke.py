@@ -135,6 +135,13 @@ def test_bench_on_sqlite(name, tmp_path):
     CHECKS[name](run_bench(name, tmp_path))
 
 
+def test_latency_of_one_action_alone(tmp_path):
+    """``--only``: the floor every interaction pays (no database work in /schedule)."""
+    data = run_bench("latency", tmp_path, "--only", "schedule", "--max-rate", "0")
+    assert data["results"]["fixed"]["answered"] == 6
+    assert set(data["results"]["fixed"]["by_action_ms"]) == {"schedule"}
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="needs HACKBOT_TEST_DATABASE_URL")
 def test_autoform_on_postgresql(tmp_path):
