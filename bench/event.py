@@ -389,12 +389,15 @@ async def act(
             lambda: reply.record.completed or bool(reply.record.followup_ids), sb.deferred_max_s
         )
     followed = "\n".join(follow.all_text for follow in reply.followups)
+    # A deferred update whose message was not edited answered in its follow-ups only (a
+    # refusal): the message still shows the previous screen, whose text must not count.
+    unedited = reply.record.response_type == DEFERRED_UPDATE_MESSAGE and not reply.record.completed
     if expect is None:
         if reply.modal is not None:
             return reply
         text = reply.all_text
     else:
-        text = reply.all_text + ("\n" + followed if followed else "")
+        text = followed if unedited else reply.all_text + ("\n" + followed if followed else "")
         found = expect.search(text) if isinstance(expect, re.Pattern) else expect in text
         if found:
             return reply
@@ -858,7 +861,11 @@ async def review(
                         if action == "merge"
                         # Or refused: the original was rejected (by another organiser) since
                         # the screen showed it; the organiser reads that and decides again.
-                        else re.compile(r"duplicate of|was not kept: choose another original")
+                        # (Not just "duplicate of": a refusal says "cannot be a duplicate
+                        # of itself".)
+                        else re.compile(
+                            r"marked as a duplicate of|was not kept: choose another original"
+                        )
                     )
                     done = await act(
                         phase,

@@ -260,6 +260,9 @@ class ReviewView(OrganiserView):
             )
             button.callback = self._button(action)  # type: ignore[method-assign]
             self.add_item(button)
+        # A statement already marked as a duplicate of this one cannot be its original (it
+        # would be a duplicate of itself): listed among the suggestions, not offered here.
+        duplicates = [(s, score) for s, score in duplicates if s.duplicate_of_id != statement_id]
         if duplicates:
             dup = discord.ui.Select(
                 placeholder=t("problems.review.duplicate_placeholder", lang)[:150],

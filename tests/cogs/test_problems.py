@@ -228,6 +228,46 @@ async def test_a_screen_left_open_cannot_overturn_a_decision(start_sandbox):
     assert "**2** soumises · 0 en attente · 2 acceptées" in stats.embed["description"]
 
 
+async def test_a_duplicate_of_the_statement_under_review_is_not_offered_as_its_original(
+    start_sandbox,
+):
+    """#2 was marked as a duplicate of #1 while #1 waited: reviewing #1, #2 is listed among
+    the likely duplicates but not offered as its original (the bot would have to refuse:
+    #1 cannot be a duplicate of itself)."""
+    sb = await start_sandbox(config(), rate_limits=FAST_CHANNELS)
+    nadia = await sb.add_member("nadia", roles=["Organiser"], locale="en-US")
+    ana = await sb.add_member("ana", roles=["Participant"], locale="fr")
+    ben = await sb.add_member("ben", roles=["Participant"], locale="fr")
+    await submit(
+        ana, "Soins des personnes âgées isolées", "Les personnes âgées isolées sans médecin"
+    )
+    await submit(ben, "Personnes âgées isolées et soins", "Les personnes âgées isolées sans soins")
+    await sb.advance(seconds=61)
+    await submit(
+        ana, "Médecin pour personnes âgées isolées", "Pas de médecin pour les âgées isolées"
+    )
+
+    review = await nadia.slash("admin problem review")
+    assert review.embed["title"] == "Soins des personnes âgées isolées"
+    review = await review.click("Skip")
+    review = await review.select("Duplicate of…", ["1"])
+    assert "#2 marked as a duplicate of #1" in review.text
+
+    review = await nadia.slash("admin problem review")  # from the oldest again: #1
+    assert review.embed["title"] == "Soins des personnes âgées isolées"
+    field = next(f for f in review.embed["fields"] if f["name"] == "Likely duplicates")
+    assert "#2" in field["value"] and "#3" in field["value"]
+    options = next(
+        c["options"]
+        for row in review.message["components"]
+        for c in row["components"]
+        if c.get("placeholder") == "Duplicate of…"
+    )
+    assert [o["value"] for o in options] == ["3"]
+    review = await review.select("Duplicate of…", ["3"])
+    assert "#1 marked as a duplicate of #3" in review.text
+
+
 async def test_who_may_submit_and_when(start_sandbox):
     now = utcnow()
     phases = [
