@@ -256,17 +256,7 @@ class Database:
         if self.dialect == "sqlite" and _is_sqlite_memory(self.url):
             async with self.read() as session:
                 return await work(session)
-        url = self.url
-
-        async def apart() -> _T:
-            db = Database(url, pool_size=1, max_overflow=0)
-            try:
-                async with db.read() as session:
-                    return await work(session)
-            finally:
-                await db.dispose()
-
-        return await asyncio.to_thread(lambda: asyncio.run(apart()))
+        return await asyncio.to_thread(self._run_apart, work, write=False)
 
     async def write_apart(self, work: Callable[[AsyncSession], Awaitable[_T]]) -> _T:
         """Run ``work(session)``, a long write transaction, like :meth:`read_apart`: in a
@@ -281,24 +271,29 @@ class Database:
         if self.dialect == "sqlite" and _is_sqlite_memory(self.url):
             async with self.begin() as session:
                 return await work(session)
-        url = self.url
-
-        async def apart() -> _T:
-            db = Database(url, pool_size=1, max_overflow=0)
-            try:
-                async with db.begin() as session:
-                    return await work(session)
-            finally:
-                await db.dispose()
-
         async with self._writer_turn():
-            done = asyncio.ensure_future(asyncio.to_thread(lambda: asyncio.run(apart())))
+            done = asyncio.ensure_future(asyncio.to_thread(self._run_apart, work, write=True))
             try:
                 return await asyncio.shield(done)
             except asyncio.CancelledError:
                 # The thread cannot be stopped: keep the turn until its commit or rollback.
                 await asyncio.wait([done])
                 raise
+
+    def _run_apart(self, work: Callable[[AsyncSession], Awaitable[_T]], *, write: bool) -> _T:
+        """In a worker thread: ``work`` in a read or write transaction of a one-connection
+        engine on a new event loop, disposed of after."""
+        url = self.url
+
+        async def apart() -> _T:
+            db = Database(url, pool_size=1, max_overflow=0)
+            try:
+                async with db.begin() if write else db.read() as session:
+                    return await work(session)
+            finally:
+                await db.dispose()
+
+        return asyncio.run(apart())
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:

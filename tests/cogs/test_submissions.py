@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.clock import utcnow
 from bot.models.submissions import SubmissionVersion
 from bot.services import submissions as service
-from tests.cogs.test_teams import FAST_CHANNELS, registered
+from tests.cogs.test_teams import FAST_CHANNELS, open_threads, registered
 
 log = logging.getLogger(__name__)
 
@@ -249,20 +249,6 @@ async def test_organiser_reopens_one_team_after_a_refused_deadline(start_sandbox
     confirmed = await preview.click("Confirm")
     assert confirmed.text.startswith("✅ Submitted for **Owls**")
     assert (await bob.slash("submit")).modal is None  # only that team
-
-
-def open_threads(sb, channel, count, prefix, thread_type, *, auto_archive_duration) -> None:
-    """``count`` bot-owned threads in ``channel``, straight in the server's state (no rate
-    limits): what other features or team spaces hold."""
-    for index in range(count):
-        sb.server.create_thread(
-            sb.guild,
-            channel,
-            name=f"{prefix}{index}",
-            owner_id=str(sb.bot_user_id),
-            thread_type=thread_type,
-            auto_archive_duration=auto_archive_duration,
-        )
 
 
 async def test_gallery_posts_stay_within_their_share_of_the_active_threads(start_sandbox):

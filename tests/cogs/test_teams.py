@@ -25,6 +25,20 @@ def team_channel(sb, slug):
     return sb.channel(slug)
 
 
+def open_threads(sb, channel, count, prefix, thread_type, *, auto_archive_duration=None) -> None:
+    """``count`` bot-owned threads in ``channel``, straight in the server's state (no rate
+    limits): what other features or team spaces hold."""
+    for index in range(count):
+        sb.server.create_thread(
+            sb.guild,
+            channel,
+            name=f"{prefix}{index}",
+            owner_id=str(sb.bot_user_id),
+            thread_type=thread_type,
+            auto_archive_duration=auto_archive_duration,
+        )
+
+
 async def test_from_register_to_a_private_team_space(start_sandbox):
     sb = await start_sandbox(SMALL, rate_limits=FAST_CHANNELS)
     ana = await registered(sb, "ana")
@@ -406,14 +420,7 @@ async def test_team_threads_make_room_and_never_hit_the_active_thread_limit(star
     busy = sb.server.create_channel(sb.guild, {"name": "busy", "type": st.GUILD_TEXT})
 
     def others_open(count, prefix):  # other features' threads, straight in the server's state
-        for index in range(count):
-            sb.server.create_thread(
-                sb.guild,
-                busy,
-                name=f"{prefix}{index}",
-                owner_id=str(sb.bot_user_id),
-                thread_type=11,
-            )
+        open_threads(sb, busy, count, prefix, st.PUBLIC_THREAD)
 
     others_open(940, "t")
     await sb.settle()
