@@ -28,6 +28,7 @@ from bot.guild_setup import ensure_structure
 from bot.interactions import HackTree
 from bot.localization import CatalogueTranslator
 from bot.migrations import ensure_schema
+from bot.outbox import Outbox
 from bot.scheduler import TimerScheduler
 from bot.services import event as event_service
 
@@ -104,19 +105,29 @@ class NotInGuild(HackbotError):
 
 class HackBot(commands.Bot):
     def __init__(
-        self, settings: Settings, db: Database, clock: Clock, timers: TimerScheduler
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        timers: TimerScheduler,
+        outbox: Outbox | None = None,
     ) -> None:
+        outbox = outbox or Outbox(db, clock)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=HackTree,
             help_command=None,
+            # The outbox learns Discord's buckets from the answers to its own requests.
+            http_trace=outbox.learner.trace_config(),
         )
         self.settings = settings
         self.db = db
         self.clock = clock
         self.timers = timers
+        #: Every write the bot makes to Discord on its own goes through it (bot/outbox.py).
+        self.outbox = outbox
         self.hackbot_ready = asyncio.Event()
         self.command_ids = CommandIds({})
         self._after_ready_task: asyncio.Task[None] | None = None
@@ -138,6 +149,7 @@ class HackBot(commands.Bot):
         await ensure_schema(self.db, auto_upgrade=self.settings.database.auto_migrate)
         async with self.db.begin() as session:
             await event_service.sync_phases(session, self.settings)
+        await self.outbox.start(self.http)
         await self.load_cogs()
         await self.timers.start()
         await self.sync_commands()
@@ -197,6 +209,7 @@ class HackBot(commands.Bot):
         if self._after_ready_task is not None:
             self._after_ready_task.cancel()
         await self.timers.stop()
+        await self.outbox.stop()
         await super().close()
         await self.db.dispose()
 

@@ -182,9 +182,23 @@ class Database:
         self._memory_lock: asyncio.Lock | None = None
         self._memory_owner: asyncio.Task[Any] | None = None
         self._write_lock: asyncio.Lock | None = asyncio.Lock()
+        self._commit_hooks: list[Callable[[dict[str, Any]], None]] = []
         if self.dialect == "sqlite" and _is_sqlite_memory(self.url):
             self._memory_lock = asyncio.Lock()
             self._write_lock = None  # the memory lock already gives one turn at a time
+
+    def on_commit(self, hook: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``hook(session.info)`` after every write transaction that committed with
+        something in its ``info`` (the outbox learns of new writes this way, without
+        polling and without each caller having to remember it)."""
+        self._commit_hooks.append(hook)
+
+    def _committed(self, info: dict[str, Any]) -> None:
+        for hook in self._commit_hooks:
+            try:
+                hook(info)
+            except Exception:
+                log.exception("a commit hook failed")
 
     @classmethod
     def for_settings(cls, settings: Any, *, echo: bool = False) -> Database:
@@ -209,9 +223,11 @@ class Database:
                 self._writer_turn(),
                 self._turn(),
                 self._write_sessions() as session,
-                session.begin(),
             ):
-                yield session
+                async with session.begin():
+                    yield session
+                if session.info:
+                    self._committed(session.info)
         except PoolTimeout as exc:
             log.warning("no database connection within %.1f s: answering busy", POOL_TIMEOUT_S)
             raise Busy() from exc

@@ -25,7 +25,10 @@ from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, organiser_only, report_error, send
 from bot.localization import L
 from bot.models.challenges import Challenge
+from bot.models.outbox import Priority
 from bot.models.teams import Profile
+from bot.outbox import eta_text
+from bot.services import outbox
 from bot.services import registration as reg_service
 from bot.services import teams as team_service
 from cogs.teams.cards import language_label, profile_embed, profile_type_label
@@ -168,6 +171,7 @@ class RegisterModal(discord.ui.Modal):
             timezone=self.zone.values[0] if self.zone.values else "UTC",
             skills=reg_service.parse_skills(skills),
         )
+        grant = participant_role_write(bot, interaction)
         async with bot.db.begin() as session:
             result = await reg_service.register(
                 session,
@@ -178,9 +182,16 @@ class RegisterModal(discord.ui.Modal):
                 identity=self.identity.value if self.identity is not None else None,
                 locale=lang,
             )
-        role_note = await grant_participant_role(bot, interaction)
+            queued = (
+                await outbox.enqueue(session, bot.clock.now(), grant) if grant is not None else None
+            )
+        # Answer now; the role follows at the pace Discord allows (10 role changes per 10 s
+        # per server: a rush of registrations waits minutes or hours for its roles).
         key = "registration.welcome" if result.new else "profile.updated"
-        text = t(key, lang, event=bot.settings.event.name) + role_note
+        text = t(key, lang, event=bot.settings.event.name)
+        if queued is not None and queued.queued is not None:
+            eta = eta_text(bot.outbox.estimate(queued.queued), lang)
+            text += "\n" + t("registration.role_coming", lang, eta=eta)
         embed, view = await own_profile(bot, interaction.user.id, lang)
         await send(interaction, text, embed=embed, view=view)
 
@@ -188,23 +199,24 @@ class RegisterModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-async def grant_participant_role(bot: HackBot, interaction: discord.Interaction) -> str:
-    """Give the participant role; a note for the reply if Discord refused."""
+def participant_role_write(bot: HackBot, interaction: discord.Interaction) -> outbox.Write | None:
+    """The participant role for the member registering, as an outbox write (None if they
+    have it already or the server has no such role: repair puts it back and grants it)."""
     member = interaction.user
     guild = interaction.guild
     if not isinstance(member, discord.Member) or guild is None:
-        return ""
+        return None
     role = discord.utils.get(guild.roles, name=bot.settings.roles.participant)
     if role is None or role in member.roles:
-        return ""
-    try:
-        await member.add_roles(
-            role, reason=t("registration.audit_reason", bot.settings.event.language)
-        )
-    except discord.HTTPException:
-        log.warning("could not give the participant role to %s", member.id)
-        return "\n" + t("registration.role_failed", lang_of(interaction))
-    return ""
+        return None
+    return outbox.role_add(
+        guild.id,
+        member.id,
+        role.id,
+        reason=t("registration.audit_reason", bot.settings.event.language),
+        priority=Priority.BULK,
+        batch="register",
+    )
 
 
 async def own_profile(

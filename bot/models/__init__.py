@@ -234,6 +234,7 @@ from bot.models.judging import (  # noqa: E402, F401
     PairwiseJudge,
     Review,
 )
+from bot.models.outbox import OutboxWrite  # noqa: E402, F401
 from bot.models.problems import ProblemStatement as ProblemStatement  # noqa: E402
 from bot.models.submissions import Submission, SubmissionVersion  # noqa: E402, F401
 from bot.models.teams import Profile, Team, TeamMember  # noqa: E402, F401

@@ -426,6 +426,9 @@ class Sandbox:
     def _bot_busy(self) -> bool:
         if self.process_mode:
             return self._interactions_pending()
+        outbox = getattr(self.bot, "outbox", None)
+        if outbox is not None and outbox.busy():
+            return True  # writes stored and due: roles, access, posts still to reach Discord
         for task in asyncio.all_tasks():
             if task.done():
                 continue

@@ -159,6 +159,8 @@ class SandboxServer:
         self.messages: dict[str, dict] = {}
         self.channel_messages: dict[str, list[str]] = {}
         self.pins: dict[str, list[tuple[str, str]]] = {}  # channel id -> [(message id, pinned_at)]
+        # enforce_nonce: (author id, nonce) -> (message id, when), for NONCE_WINDOW.
+        self.nonces: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.dm_channels: dict[str, dict] = {}  # channel id -> DM channel
         self.global_commands: dict[str, dict] = {}
         self.attachments: dict[str, tuple[str, str, bytes]] = {}
@@ -220,6 +222,7 @@ class SandboxServer:
             "rate_limited": 0,
             "storm_rate_limited": 0,
             "rejected": 0,
+            "nonce_repeats": 0,
         }
         # Discord's 10,000 invalid requests per 10 minutes (sandbox/rules/invalid_requests.py).
         self.invalid_requests = InvalidRequests()

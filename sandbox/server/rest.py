@@ -7,7 +7,7 @@ dispatch the gateway events Discord would send.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.rules import limits
@@ -988,9 +988,29 @@ async def create_message(call: Call) -> Any:
     flags = int(payload.get("flags") or 0)
     if flags & ~((1 << 2) | (1 << 12) | (1 << 15)):
         raise form_error(("flags",), "MESSAGE_FLAGS_INVALID", "Invalid flags")
+    # enforce_nonce: the same author and nonce within a few minutes get the first message
+    # back instead of a second one (what makes a send repeated after a crash safe).
+    nonce = payload.get("nonce")
+    key = (server.bot_user["id"], str(nonce))
+    if payload.get("enforce_nonce") and nonce is not None:
+        seen = server.nonces.get(key)
+        if seen is not None and server.now() - seen[1] < NONCE_WINDOW:
+            existing = server.messages.get(seen[0])
+            if existing is not None:
+                server.stats["nonce_repeats"] += 1
+                return st.public(existing)
     message = server.build_message(channel, server.bot_user, payload)
     server.store_message(channel, message)
+    if payload.get("enforce_nonce") and nonce is not None:
+        if len(server.nonces) > 10_000:
+            cutoff = server.now() - NONCE_WINDOW
+            server.nonces = {k: v for k, v in server.nonces.items() if v[1] >= cutoff}
+        server.nonces[key] = (message["id"], server.now())
     return st.public(message)
+
+
+#: How long Discord remembers a nonce for enforce_nonce ("the past few minutes").
+NONCE_WINDOW = timedelta(minutes=5)
 
 
 @route("GET", "/channels/{channel_id}/messages/pins")

@@ -1,0 +1,737 @@
+"""The outbox worker: carries out the stored writes (:mod:`bot.services.outbox`) at the
+pace Discord allows, the most urgent first.
+
+* **Lanes.** Writes that share one of Discord's rate-limit buckets (a guild's member
+  roles, a channel's messages, a channel's permission overwrites) share a lane. A lane
+  sends one write at a time; lanes run side by side, at most :data:`MAX_IN_FLIGHT` at
+  once and at most the learned global rate per second (Discord: 50 per second per bot).
+* **Learned pace.** Every answer Discord gives to the outbox's requests passes through
+  :class:`RateLearner` (an aiohttp trace on discord.py's HTTP session): the bucket's
+  limit, what remains and when it resets. A lane whose bucket is spent waits for its
+  reset without holding a slot; a 429 pauses the lane (or every lane, if global) for the
+  time Discord asks. The learned limit and window give each lane's pace, hence the
+  estimates people are told. Until a bucket has answered once, the pace is the value
+  bot developers commonly observe (:data:`DEFAULT_PACE`).
+* **Priority with fairness.** In a lane, urgent writes go before normal ones and normal
+  ones before bulk ones; after :data:`FAIR_SHARE` writes of a more urgent kind, a
+  waiting bulk write goes once, so bulk work always finishes.
+* **Durability.** Writes are claimed (``sending``, committed) before the request leaves
+  and marked done after, in batches. A write found ``sending`` at start-up is carried out
+  again: member roles, overwrites, thread members and edits are idempotent; a message is
+  sent with the same nonce and ``enforce_nonce``, so Discord returns the first message
+  instead of posting a second.
+* **The invalid-request ban.** 401, 403 and 429 answers are counted over 10 minutes;
+  past :data:`INVALID_PAUSE_AT` (a fifth of Discord's 10,000), non-urgent writes pause for
+  a minute and the log says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import heapq
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+from discord.http import Route
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.models.outbox import Priority
+from bot.services import outbox as service
+
+if TYPE_CHECKING:
+    from discord.http import HTTPClient
+
+log = logging.getLogger(__name__)
+
+#: Writes in flight at once across lanes.
+MAX_IN_FLIGHT = 16
+#: Requests per second the outbox allows itself, until Discord says otherwise: its
+#: documented 50 per second less room for the bot's own reads and answers.
+GLOBAL_RATE = 45.0
+#: After this many writes of a more urgent kind in a lane, a waiting bulk write goes once.
+FAIR_SHARE = 4
+#: Completions are written in batches: at most this long after the write, or this many.
+FLUSH_EVERY_S = 0.05
+FLUSH_MAX = 200
+#: Discord bans an IP for a while after 10,000 invalid requests (401, 403, 429) in 10 min.
+INVALID_WINDOW_S = 600.0
+INVALID_PAUSE_AT = 2000
+INVALID_PAUSE_S = 60.0
+#: Writes finished longer ago than this are forgotten (failed ones are kept).
+KEEP_DONE_S = 24 * 3600.0
+
+#: Writes per second per lane before Discord has told us its bucket (what bot developers
+#: commonly observe; replaced by what the headers say as soon as a bucket answers).
+DEFAULT_PACE: dict[str, tuple[int, float]] = {
+    "roles": (10, 10.0),
+    "messages": (5, 5.0),
+    "edits": (5, 5.0),
+    "channel": (5, 1.0),
+    "thread": (5, 1.0),
+}
+FALLBACK_PACE = (5, 1.0)
+
+_LANE: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_lane", default=None)
+
+
+# --------------------------------------------------------------------------
+# What Discord says about its buckets
+
+
+@dataclass
+class Bucket:
+    limit: int
+    window: float  # seconds: the longest reset-after seen (the window's length)
+    remaining: int
+    reset_at: float  # monotonic
+
+    @property
+    def pace(self) -> float:
+        """Writes per second this bucket allows."""
+        return self.limit / max(self.window, 0.001)
+
+
+class RateLearner:
+    """Reads the rate-limit headers of the outbox's requests (an aiohttp trace)."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, Bucket] = {}
+        self.blocked_until: dict[str, float] = {}  # lane -> monotonic
+        self.global_until = 0.0
+        self.global_rate = GLOBAL_RATE
+        self.invalid: deque[float] = deque()
+        self.rate_limited = 0
+        self.requests = 0
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_end.append(self._on_request_end)
+        return trace
+
+    async def _on_request_end(
+        self,
+        _session: aiohttp.ClientSession,
+        _context: Any,
+        params: aiohttp.TraceRequestEndParams,
+    ) -> None:
+        self.observe(_LANE.get(), params.response.status, params.response.headers)
+
+    def observe(self, lane: str | None, status: int, headers: Any) -> None:
+        now = time.monotonic()
+        if status in (401, 403) or (status == 429 and headers.get("X-RateLimit-Scope") != "shared"):
+            self.invalid.append(now)
+        if lane is None:
+            return
+        self.requests += 1
+        if status == 429:
+            self.rate_limited += 1
+            retry = _float(headers.get("Retry-After")) or 1.0
+            reset_after = _float(headers.get("X-RateLimit-Reset-After"))
+            if reset_after is not None:
+                retry = reset_after
+            if headers.get("X-RateLimit-Global"):
+                self.global_until = max(self.global_until, now + retry)
+                self.global_rate = max(1.0, self.global_rate * 0.9)
+                log.warning("Discord's global rate limit reached: every lane waits %.1f s", retry)
+            else:
+                self.blocked_until[lane] = max(self.blocked_until.get(lane, 0.0), now + retry)
+        limit = _int(headers.get("X-RateLimit-Limit"))
+        remaining = _int(headers.get("X-RateLimit-Remaining"))
+        reset_after = _float(headers.get("X-RateLimit-Reset-After"))
+        if limit is None or remaining is None or reset_after is None:
+            return
+        known = self.buckets.get(lane)
+        window = max(reset_after, known.window if known else 0.0)
+        self.buckets[lane] = Bucket(limit, window, remaining, now + reset_after)
+        if remaining <= 0:
+            self.blocked_until[lane] = max(self.blocked_until.get(lane, 0.0), now + reset_after)
+
+    def pace(self, lane: str) -> float:
+        bucket = self.buckets.get(lane)
+        if bucket is not None:
+            return bucket.pace
+        limit, per = DEFAULT_PACE.get(lane.split(":", 1)[0], FALLBACK_PACE)
+        return limit / per
+
+    def invalid_recently(self) -> int:
+        cutoff = time.monotonic() - INVALID_WINDOW_S
+        while self.invalid and self.invalid[0] < cutoff:
+            self.invalid.popleft()
+        return len(self.invalid)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------
+# Carrying out one write
+
+Executor = Callable[["HTTPClient", dict[str, Any]], Awaitable[dict[str, Any] | None]]
+EXECUTORS: dict[str, Executor] = {}
+
+
+def executor(kind: str) -> Callable[[Executor], Executor]:
+    def register(fn: Executor) -> Executor:
+        EXECUTORS[kind] = fn
+        return fn
+
+    return register
+
+
+@executor("role.add")
+async def _role_add(http: HTTPClient, p: dict[str, Any]) -> None:
+    await http.add_role(p["guild_id"], p["user_id"], p["role_id"], reason=p.get("reason"))
+
+
+@executor("role.remove")
+async def _role_remove(http: HTTPClient, p: dict[str, Any]) -> None:
+    await http.remove_role(p["guild_id"], p["user_id"], p["role_id"], reason=p.get("reason"))
+
+
+@executor("message.send")
+async def _message_send(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
+    body = {k: p[k] for k in ("content", "embeds", "allowed_mentions", "nonce") if k in p}
+    body["enforce_nonce"] = True
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=p["channel_id"])
+    data = await http.request(route, json=body)
+    return {"message_id": int(data["id"])}
+
+
+@executor("message.edit")
+async def _message_edit(http: HTTPClient, p: dict[str, Any]) -> None:
+    body = {k: p[k] for k in ("content", "embeds") if k in p}
+    route = Route(
+        "PATCH",
+        "/channels/{channel_id}/messages/{message_id}",
+        channel_id=p["channel_id"],
+        message_id=p["message_id"],
+    )
+    await http.request(route, json=body)
+
+
+@executor("overwrite.set")
+async def _overwrite_set(http: HTTPClient, p: dict[str, Any]) -> None:
+    await http.edit_channel_permissions(
+        p["channel_id"],
+        p["target_id"],
+        str(p["allow"]),
+        str(p["deny"]),
+        p["type"],
+        reason=p.get("reason"),
+    )
+
+
+@executor("overwrite.delete")
+async def _overwrite_delete(http: HTTPClient, p: dict[str, Any]) -> None:
+    await http.delete_channel_permissions(p["channel_id"], p["target_id"], reason=p.get("reason"))
+
+
+THREAD_ARCHIVED = 50083
+
+
+async def _unarchived(http: HTTPClient, thread_id: int, call: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``call``; if the thread is archived, bring it back (Discord allows it when
+    there is room for one more active thread) and run it again."""
+    try:
+        await call()
+    except discord.HTTPException as error:
+        if error.code != THREAD_ARCHIVED:
+            raise
+        await http.edit_channel(thread_id, archived=False)
+        await call()
+
+
+@executor("thread.add")
+async def _thread_add(http: HTTPClient, p: dict[str, Any]) -> None:
+    await _unarchived(
+        http, p["thread_id"], lambda: http.add_user_to_thread(p["thread_id"], p["user_id"])
+    )
+
+
+@executor("thread.remove")
+async def _thread_remove(http: HTTPClient, p: dict[str, Any]) -> None:
+    await _unarchived(
+        http, p["thread_id"], lambda: http.remove_user_from_thread(p["thread_id"], p["user_id"])
+    )
+
+
+#: What to do once a write is done, in the transaction that records it: name -> handler.
+DoneHandler = Callable[
+    [AsyncSession, datetime, service.Claimed, dict[str, Any] | None], Awaitable[None]
+]
+DONE_HANDLERS: dict[str, DoneHandler] = {}
+
+
+def on_done(name: str) -> Callable[[DoneHandler], DoneHandler]:
+    def register(fn: DoneHandler) -> DoneHandler:
+        DONE_HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+class Permanent(Exception):
+    """Discord refused a write for good."""
+
+
+def classify(error: BaseException) -> tuple[bool, str, float | None]:
+    """(retry?, what to record, pause Discord asked for)."""
+    if isinstance(error, discord.HTTPException):
+        text = f"{error.status} {error.code}: {error.text}"[:300]
+        if error.status == 429:
+            retry = getattr(error, "retry_after", None)
+            return True, text, retry
+        if error.status >= 500:
+            return True, text, None
+        return False, text, None
+    if isinstance(error, aiohttp.ClientError | OSError | TimeoutError):
+        return True, f"{type(error).__name__}: {error}"[:300], None
+    return False, f"{type(error).__name__}: {error}"[:300], None
+
+
+# --------------------------------------------------------------------------
+# The worker
+
+
+@dataclass
+class Lane:
+    key: str
+    queues: tuple[deque[int], deque[int], deque[int]] = field(
+        default_factory=lambda: (deque(), deque(), deque())
+    )
+    in_flight: int = 0
+    favoured: int = 0  # more urgent writes sent in a row while bulk ones waited
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.queues)
+
+    def head_priority(self) -> int | None:
+        for priority, queue in enumerate(self.queues):
+            if queue:
+                return priority
+        return None
+
+    def pop(self) -> int:
+        """The next write: the most urgent, except that a waiting bulk write goes after
+        :data:`FAIR_SHARE` more urgent ones."""
+        bulk = self.queues[Priority.BULK]
+        head = self.head_priority()
+        assert head is not None
+        if head < Priority.BULK and bulk and self.favoured >= FAIR_SHARE:
+            self.favoured = 0
+            return bulk.popleft()
+        if head < Priority.BULK and bulk:
+            self.favoured += 1
+        elif head == Priority.BULK:
+            self.favoured = 0
+        return self.queues[head].popleft()
+
+
+@dataclass(frozen=True)
+class KindBacklog:
+    kind: str
+    waiting: int
+    eta_s: float
+
+
+class Outbox:
+    """The worker. ``start`` once the HTTP client is logged in; ``stop`` on close."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.learner = RateLearner()
+        self.http: HTTPClient | None = None
+        self._lanes: dict[str, Lane] = {}
+        self._where: dict[int, tuple[str, str, int]] = {}  # write id -> (lane, kind, priority)
+        self._kinds: Counter[str] = Counter()
+        self._delayed: list[tuple[float, int, int]] = []  # (monotonic due, id, priority)
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._done: list[tuple[service.Claimed, dict[str, Any] | None, BaseException | None]] = []
+        self._flushed = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
+        self._sent_at: deque[float] = deque()  # monotonic start times, for the global rate
+        self._paused_until = 0.0
+        self.sent = 0
+        self.failed = 0
+        db.on_commit(self._on_commit)
+
+    # -- feeding --------------------------------------------------------------------
+
+    def _on_commit(self, info: dict[str, Any]) -> None:
+        added = info.pop(service.INFO_KEY, None)
+        if added:
+            self.add(added)
+
+    def add(self, queued: list[service.Queued]) -> None:
+        for q in queued:
+            if q.id in self._where:
+                continue
+            lane = self._lanes.get(q.lane)
+            if lane is None:
+                lane = self._lanes[q.lane] = Lane(q.lane)
+            lane.queues[min(max(q.priority, 0), 2)].append(q.id)
+            self._where[q.id] = (q.lane, q.kind, q.priority)
+            self._kinds[q.kind] += 1
+        self._wake.set()
+
+    async def start(self, http: HTTPClient) -> None:
+        self.http = http
+        async with self.db.read() as session:
+            unfinished = await service.load_unfinished(session)
+        if unfinished:
+            log.info("outbox: %d writes to carry out from before the start", len(unfinished))
+        self.add(unfinished)
+        self._closing = False
+        self._runner = asyncio.create_task(self._run(), name="hackbot-outbox")
+        self._flusher = asyncio.create_task(self._flush_loop(), name="hackbot-outbox-flush")
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        for task in (self._runner, self._flusher):
+            if task is not None:
+                task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+        try:
+            await self._flush()
+        except Exception:
+            log.exception("outbox: could not record the last writes (they are redone at start)")
+
+    # -- figures --------------------------------------------------------------------
+
+    def waiting(self) -> int:
+        return len(self._where)
+
+    def busy(self) -> bool:
+        """Something is being sent, or could be sent within a few seconds."""
+        if self._tasks or self._done:
+            return True
+        now = time.monotonic()
+        if any(due - now < 5.0 for due, _, _ in self._delayed):
+            return True
+        return any(len(lane) for lane in self._lanes.values())
+
+    def lane_eta(self, lane_key: str, ahead: int) -> float:
+        """Seconds until ``ahead`` more writes of a lane are done, at its learned pace."""
+        pace = self.learner.pace(lane_key)
+        wait = max(0.0, self.learner.blocked_until.get(lane_key, 0.0) - time.monotonic())
+        return wait + ahead / pace
+
+    def estimate(self, queued: service.Queued | None) -> float:
+        """Seconds until a write just stored is carried out (0 if it was coalesced away)."""
+        if queued is None:
+            return 0.0
+        lane = self._lanes.get(queued.lane)
+        if lane is None:
+            return 0.0
+        ahead = sum(len(q) for q in lane.queues[: queued.priority + 1]) + lane.in_flight
+        # Fair share: bulk writes also go while more urgent ones wait.
+        eta = self.lane_eta(queued.lane, ahead)
+        total = len(self._where)
+        return max(eta, total / self.learner.global_rate)
+
+    def backlog(self) -> list[KindBacklog]:
+        """What is waiting, by kind, with how long it should take at the learned pace."""
+        by_kind: dict[str, float] = {}
+        for lane_key, lane in self._lanes.items():
+            if not len(lane):
+                continue
+            eta = self.lane_eta(lane_key, len(lane) + lane.in_flight)
+            kinds = {self._where[i][1] for q in lane.queues for i in q if i in self._where}
+            for kind in kinds:
+                by_kind[kind] = max(by_kind.get(kind, 0.0), eta)
+        total_eta = len(self._where) / self.learner.global_rate
+        return [
+            KindBacklog(kind, count, max(by_kind.get(kind, 0.0), total_eta))
+            for kind, count in sorted(self._kinds.items())
+            if count > 0
+        ]
+
+    # -- the dispatcher ---------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._closing:
+            try:
+                started = await self._start_ready()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox: the dispatcher failed; trying again in 1 s")
+                await asyncio.sleep(1.0)
+                continue
+            if started:
+                await asyncio.sleep(0)
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._next_wake())
+            except TimeoutError:
+                pass
+
+    def _next_wake(self) -> float:
+        now = time.monotonic()
+        times = [1.0]
+        if self._delayed:
+            times.append(self._delayed[0][0] - now)
+        for lane_key, lane in self._lanes.items():
+            if len(lane) and not lane.in_flight:
+                until = self.learner.blocked_until.get(lane_key, 0.0)
+                if until > now:
+                    times.append(until - now)
+        if self._paused_until > now:
+            times.append(self._paused_until - now)
+        if self.learner.global_until > now:
+            times.append(self.learner.global_until - now)
+        return max(0.005, min(times))
+
+    def _release_delayed(self, now: float) -> None:
+        while self._delayed and self._delayed[0][0] <= now:
+            _, write_id, priority = heapq.heappop(self._delayed)
+            where = self._where.get(write_id)
+            if where is None:
+                continue
+            lane = self._lanes.get(where[0])
+            if lane is None:
+                lane = self._lanes[where[0]] = Lane(where[0])
+            lane.queues[min(max(priority, 0), 2)].appendleft(write_id)
+
+    def _global_room(self, now: float) -> int:
+        if now < self.learner.global_until:
+            return 0
+        while self._sent_at and now - self._sent_at[0] >= 1.0:
+            self._sent_at.popleft()
+        return max(0, int(self.learner.global_rate) - len(self._sent_at))
+
+    async def _start_ready(self) -> bool:
+        now = time.monotonic()
+        self._release_delayed(now)
+        room = min(MAX_IN_FLIGHT - len(self._tasks), self._global_room(now))
+        if room <= 0:
+            return False
+        paused = now < self._paused_until
+        if not paused and self.learner.invalid_recently() >= INVALID_PAUSE_AT:
+            self._paused_until = now + INVALID_PAUSE_S
+            paused = True
+            log.error(
+                "outbox: %d invalid requests (401/403/429) in 10 minutes; pausing all but "
+                "urgent writes for %.0f s to stay far from Discord's ban",
+                self.learner.invalid_recently(),
+                INVALID_PAUSE_S,
+            )
+        candidates: list[tuple[int, int, Lane]] = []
+        for lane_key, lane in self._lanes.items():
+            if lane.in_flight or not len(lane):
+                continue
+            if self.learner.blocked_until.get(lane_key, 0.0) > now:
+                continue
+            head = lane.head_priority()
+            assert head is not None
+            if paused and head != Priority.URGENT:
+                continue
+            candidates.append((head, lane.queues[head][0], lane))
+        if not candidates:
+            self._forget_empty_lanes()
+            return False
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        picked: list[tuple[int, Lane]] = []
+        for _, _, lane in candidates[:room]:
+            picked.append((lane.pop(), lane))
+            lane.in_flight += 1
+        claimed = await self._claim([write_id for write_id, _ in picked])
+        by_id = {c.id: c for c in claimed}
+        for write_id, lane in picked:
+            write = by_id.get(write_id)
+            if write is None:
+                lane.in_flight -= 1
+                await self._vanished(write_id)
+                continue
+            self._sent_at.append(now)
+            task = asyncio.create_task(self._carry_out(write, lane), name="hackbot-job:outbox")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _claim(self, ids: list[int]) -> list[service.Claimed]:
+        async with self.db.begin() as session:
+            return await service.claim(session, self.clock.now(), ids)
+
+    async def _vanished(self, write_id: int) -> None:
+        """Cancelled or coalesced meanwhile, or paused after a failure (claim skips those)."""
+        async with self.db.read() as session:
+            later = await service.not_before(session, [write_id])
+        when = later.get(write_id)
+        if when is not None and when > self.clock.now():
+            where = self._where.get(write_id)
+            if where is not None:
+                delay = (when - self.clock.now()).total_seconds()
+                heapq.heappush(self._delayed, (time.monotonic() + delay, write_id, where[2]))
+                return
+        self._forget(write_id)
+
+    def _forget(self, write_id: int) -> None:
+        where = self._where.pop(write_id, None)
+        if where is not None:
+            self._kinds[where[1]] -= 1
+            if self._kinds[where[1]] <= 0:
+                del self._kinds[where[1]]
+
+    def _forget_empty_lanes(self) -> None:
+        if len(self._lanes) > 1000:
+            for key in [
+                k for k, lane in self._lanes.items() if not len(lane) and not lane.in_flight
+            ]:
+                del self._lanes[key]
+
+    async def _carry_out(self, write: service.Claimed, lane: Lane) -> None:
+        http = self.http
+        assert http is not None
+        token = _LANE.set(write.lane)
+        error: BaseException | None = None
+        result: dict[str, Any] | None = None
+        try:
+            run = EXECUTORS.get(write.kind)
+            if run is None:
+                raise Permanent(f"no executor for {write.kind}")
+            result = await run(http, write.payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = exc
+        finally:
+            _LANE.reset(token)
+            lane.in_flight -= 1
+            self._wake.set()
+        self._done.append((write, result, error))
+        self._flushed.clear()
+
+    # -- recording --------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY_S)
+            if not self._done:
+                self._flushed.set()
+                continue
+            try:
+                await self._flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox: could not record finished writes; trying again")
+                await asyncio.sleep(1.0)
+
+    async def _flush(self) -> None:
+        batch, self._done = self._done[:FLUSH_MAX], self._done[FLUSH_MAX:]
+        if not batch:
+            return
+        now = self.clock.now()
+        plain: list[int] = []
+        retries: list[tuple[service.Claimed, datetime]] = []
+        try:
+            async with self.db.begin() as session:
+                for write, result, error in batch:
+                    if error is None:
+                        if result is None and write.on_done is None:
+                            plain.append(write.id)
+                            continue
+                        await service.complete(session, now, write.id, result)
+                        handler = DONE_HANDLERS.get(write.on_done or "")
+                        if handler is not None:
+                            async with session.begin_nested():
+                                await handler(session, now, write, result)
+                        continue
+                    retry, text, pause = classify(error)
+                    if not retry:
+                        log.warning(
+                            "outbox: %s #%d refused for good: %s", write.kind, write.id, text
+                        )
+                        await service.fail(session, now, write.id, text)
+                        continue
+                    when = await service.retry_later(session, now, write.id, write.attempts, text)
+                    if when is None:
+                        log.error(
+                            "outbox: %s #%d failed after %d tries: %s",
+                            write.kind,
+                            write.id,
+                            write.attempts,
+                            text,
+                        )
+                        continue
+                    if pause is not None:
+                        when = max(when, now)
+                    retries.append((write, when))
+                await service.complete_many(session, now, plain)
+        except BaseException:
+            self._done[:0] = batch
+            raise
+        retried = {write.id for write, _ in retries}
+        for write, _, error in batch:
+            if error is None:
+                self.sent += 1
+            elif write.id not in retried:
+                self.failed += 1
+            if write.id not in retried:
+                self._forget(write.id)
+        for write, when in retries:
+            delay = max(0.0, (when - now).total_seconds())
+            log.info("outbox: %s #%d tried again in %.0f s", write.kind, write.id, delay)
+            heapq.heappush(self._delayed, (time.monotonic() + delay, write.id, write.priority))
+        self._wake.set()
+        if not self._done:
+            self._flushed.set()
+
+    async def idle(self, within: float = 30.0) -> bool:
+        """Wait until nothing is waiting or in flight (tests, the demo)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            if not self._where and not self._tasks and not self._done:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def purge(self) -> int:
+        from datetime import timedelta
+
+        async with self.db.begin() as session:
+            return await service.purge_done(
+                session, self.clock.now() - timedelta(seconds=KEEP_DONE_S)
+            )
+
+
+def eta_text(seconds: float, lang: str) -> str:
+    """ "in a few seconds", "in about 12 min", "in about 2 h 05", in ``lang``."""
+    from bot.i18n import t
+
+    if seconds < 45:
+        return t("outbox.eta.now", lang)
+    minutes = max(1, round(seconds / 60))
+    if minutes < 60:
+        return t("outbox.eta.minutes", lang, minutes=minutes)
+    return t("outbox.eta.hours", lang, hours=minutes // 60, minutes=minutes % 60)

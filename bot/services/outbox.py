@@ -1,0 +1,540 @@
+"""The outbox's rules: what a write is, how a newer one supersedes a pending one, and the
+states a write goes through. The worker that sends them is :mod:`bot.outbox`.
+
+Features add writes in the transaction of the change that calls for them::
+
+    async with bot.db.begin() as session:
+        result = await registration.register(session, ...)
+        await outbox.enqueue(session, now, outbox.role_add(guild, user, role, reason=...))
+
+so a write exists exactly when its change was committed. After the commit the worker
+hears of it (``session.info["outbox"]``, read by the database's commit hook) and sends it
+when its lane and its priority allow.
+
+Coalescing (:func:`enqueue`): a write with a ``coalesce_key`` meets the pending write of
+the same key, if there is one:
+
+* the opposite write (a role granted, then removed; a member added to a thread, then
+  removed) cancels it, and neither is sent: nothing changed;
+* any other write replaces the pending one's payload, keeping its place in the queue
+  (a message edited twice is sent once, as last written).
+
+Nothing here imports discord: payloads are the JSON bodies of Discord's routes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models.outbox import OutboxWrite, Priority, WriteStatus
+
+log = logging.getLogger(__name__)
+
+#: session.info key under which a transaction lists the writes it added (for the worker).
+INFO_KEY = "outbox"
+
+#: Writes whose opposite cancels them when both are still pending.
+OPPOSITES = {
+    "role.add": "role.remove",
+    "role.remove": "role.add",
+    "thread.add": "thread.remove",
+    "thread.remove": "thread.add",
+}
+
+#: Pauses before a write refused for a passing reason (5xx, network, 429 past discord.py's
+#: own tries) is tried again; after the last it is marked failed.
+RETRY_PAUSES_S = (2.0, 5.0, 15.0, 45.0, 120.0, 300.0, 600.0)
+ERROR_MAX = 300
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write to Discord, before it is stored."""
+
+    kind: str
+    lane: str
+    payload: dict[str, Any]
+    priority: Priority = Priority.NORMAL
+    coalesce_key: str | None = None
+    batch: str | None = None
+    on_done: str | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A stored write, as the worker keeps it in memory."""
+
+    id: int
+    lane: str
+    priority: int
+    kind: str
+
+
+@dataclass
+class Enqueued:
+    """What :func:`enqueue` did: the write that will carry the change (the pending one it
+    merged into, when coalesced), or None when it cancelled a pending opposite write."""
+
+    queued: Queued | None
+    coalesced: bool = False
+    cancelled: list[int] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------
+# Writes, by kind. Lanes follow Discord's rate-limit buckets: one per route and major
+# parameter (the guild for member roles, the channel for messages and overwrites).
+
+
+def role_lane(guild_id: int) -> str:
+    return f"roles:{guild_id}"
+
+
+def role_add(
+    guild_id: int,
+    user_id: int,
+    role_id: int,
+    *,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+    batch: str | None = None,
+) -> Write:
+    return Write(
+        "role.add",
+        role_lane(guild_id),
+        {"guild_id": guild_id, "user_id": user_id, "role_id": role_id, "reason": reason},
+        priority,
+        coalesce_key=f"role:{guild_id}:{user_id}:{role_id}",
+        batch=batch,
+    )
+
+
+def role_remove(
+    guild_id: int,
+    user_id: int,
+    role_id: int,
+    *,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+    batch: str | None = None,
+) -> Write:
+    return Write(
+        "role.remove",
+        role_lane(guild_id),
+        {"guild_id": guild_id, "user_id": user_id, "role_id": role_id, "reason": reason},
+        priority,
+        coalesce_key=f"role:{guild_id}:{user_id}:{role_id}",
+        batch=batch,
+    )
+
+
+def message_send(
+    channel_id: int,
+    *,
+    content: str | None = None,
+    embeds: Sequence[dict[str, Any]] = (),
+    mentions: dict[str, Any] | None = None,
+    priority: Priority = Priority.NORMAL,
+    batch: str | None = None,
+    on_done: str | None = None,
+    ref: dict[str, Any] | None = None,
+) -> Write:
+    """A new message. ``mentions`` is Discord's ``allowed_mentions`` (default: nobody).
+    The nonce makes a send repeated after a crash return the first message instead of
+    posting a second one. ``ref`` is kept for the ``on_done`` handler."""
+    payload: dict[str, Any] = {
+        "channel_id": channel_id,
+        "nonce": uuid.uuid4().hex[:25],
+        "allowed_mentions": mentions or {"parse": []},
+    }
+    if content:
+        payload["content"] = content
+    if embeds:
+        payload["embeds"] = list(embeds)
+    if ref:
+        payload["ref"] = ref
+    return Write(
+        "message.send",
+        f"messages:{channel_id}",
+        payload,
+        priority,
+        batch=batch,
+        on_done=on_done,
+    )
+
+
+def message_edit(
+    channel_id: int,
+    message_id: int,
+    *,
+    content: str | None = None,
+    embeds: Sequence[dict[str, Any]] | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    payload: dict[str, Any] = {"channel_id": channel_id, "message_id": message_id}
+    if content is not None:
+        payload["content"] = content
+    if embeds is not None:
+        payload["embeds"] = list(embeds)
+    return Write(
+        "message.edit",
+        f"edits:{channel_id}",
+        payload,
+        priority,
+        coalesce_key=f"message:{channel_id}:{message_id}",
+    )
+
+
+def overwrite_set(
+    channel_id: int,
+    target_id: int,
+    *,
+    allow: int,
+    deny: int = 0,
+    member: bool = True,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    return Write(
+        "overwrite.set",
+        f"channel:{channel_id}",
+        {
+            "channel_id": channel_id,
+            "target_id": target_id,
+            "allow": allow,
+            "deny": deny,
+            "type": 1 if member else 0,
+            "reason": reason,
+        },
+        priority,
+        coalesce_key=f"overwrite:{channel_id}:{target_id}",
+    )
+
+
+def overwrite_delete(
+    channel_id: int,
+    target_id: int,
+    *,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    return Write(
+        "overwrite.delete",
+        f"channel:{channel_id}",
+        {"channel_id": channel_id, "target_id": target_id, "reason": reason},
+        priority,
+        coalesce_key=f"overwrite:{channel_id}:{target_id}",
+    )
+
+
+def thread_add(thread_id: int, user_id: int, *, priority: Priority = Priority.NORMAL) -> Write:
+    return Write(
+        "thread.add",
+        f"thread:{thread_id}",
+        {"thread_id": thread_id, "user_id": user_id},
+        priority,
+        coalesce_key=f"thread:{thread_id}:{user_id}",
+    )
+
+
+def thread_remove(thread_id: int, user_id: int, *, priority: Priority = Priority.NORMAL) -> Write:
+    return Write(
+        "thread.remove",
+        f"thread:{thread_id}",
+        {"thread_id": thread_id, "user_id": user_id},
+        priority,
+        coalesce_key=f"thread:{thread_id}:{user_id}",
+    )
+
+
+# --------------------------------------------------------------------------
+# Storing
+
+
+async def enqueue(session: AsyncSession, now: datetime, write: Write) -> Enqueued:
+    """Store ``write`` (or coalesce it with the pending write it supersedes)."""
+    return (await enqueue_many(session, now, [write]))[0]
+
+
+async def enqueue_many(
+    session: AsyncSession, now: datetime, writes: Iterable[Write]
+) -> list[Enqueued]:
+    """Store many writes in one statement (a broadcast's 1,500 destinations, a rush).
+
+    Writes with a coalesce key are matched against the pending writes of the same keys
+    first (one query for all of them); the rest are inserted together."""
+    writes = list(writes)
+    keys = {w.coalesce_key for w in writes if w.coalesce_key}
+    pending: dict[str, tuple[int, str, int]] = {}
+    if keys:
+        rows = await session.execute(
+            select(
+                OutboxWrite.coalesce_key, OutboxWrite.id, OutboxWrite.kind, OutboxWrite.priority
+            ).where(
+                OutboxWrite.coalesce_key.in_(keys),
+                OutboxWrite.status == WriteStatus.PENDING.value,
+            )
+        )
+        for key, write_id, kind, priority in rows:
+            pending[key] = (write_id, kind, priority)
+    outcomes: list[Enqueued | None] = [None] * len(writes)
+    unkeyed: list[tuple[int, Write]] = []
+    for index, write in enumerate(writes):
+        key = write.coalesce_key
+        if key is None:
+            unkeyed.append((index, write))
+            continue
+        if key not in pending:
+            # Stored at once, so that a later write of this call can coalesce with it.
+            (queued,) = await _insert(session, now, [write])
+            pending[key] = (queued.id, write.kind, queued.priority)
+            outcomes[index] = Enqueued(queued)
+            continue
+        write_id, kind, priority = pending[key]
+        if OPPOSITES.get(write.kind) == kind:
+            # Granted then removed (or the other way) before anything was sent: nothing to do.
+            await _cancel(session, now, [write_id])
+            del pending[key]
+            outcomes[index] = Enqueued(None, coalesced=True, cancelled=[write_id])
+            continue
+        # The newer write wins, in the older one's place, as urgent as the more urgent one.
+        # (Its priority in the worker's memory stays the older one's until a restart.)
+        merged = min(priority, int(write.priority))
+        await session.execute(
+            update(OutboxWrite)
+            .where(OutboxWrite.id == write_id)
+            .values(payload=write.payload, kind=write.kind, priority=merged)
+        )
+        pending[key] = (write_id, write.kind, merged)
+        outcomes[index] = Enqueued(Queued(write_id, write.lane, merged, write.kind), coalesced=True)
+    if unkeyed:
+        stored = await _insert(session, now, [write for _, write in unkeyed])
+        for (index, _), queued in zip(unkeyed, stored, strict=True):
+            outcomes[index] = Enqueued(queued)
+    return [o for o in outcomes if o is not None]
+
+
+async def _insert(session: AsyncSession, now: datetime, writes: list[Write]) -> list[Queued]:
+    rows = [
+        {
+            "kind": w.kind,
+            "lane": w.lane,
+            "priority": int(w.priority),
+            "payload": w.payload,
+            "coalesce_key": w.coalesce_key,
+            "batch": w.batch,
+            "on_done": w.on_done,
+            "status": WriteStatus.PENDING.value,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for w in writes
+    ]
+    ids = (
+        await session.scalars(
+            insert(OutboxWrite).returning(OutboxWrite.id, sort_by_parameter_order=True), rows
+        )
+    ).all()
+    queued = [Queued(i, w.lane, int(w.priority), w.kind) for i, w in zip(ids, writes, strict=True)]
+    session.info.setdefault(INFO_KEY, []).extend(queued)
+    return queued
+
+
+async def _cancel(session: AsyncSession, now: datetime, ids: list[int]) -> None:
+    await session.execute(
+        update(OutboxWrite)
+        .where(OutboxWrite.id.in_(ids), OutboxWrite.status == WriteStatus.PENDING.value)
+        .values(status=WriteStatus.CANCELLED.value, done_at=now)
+    )
+
+
+# --------------------------------------------------------------------------
+# The worker's side
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    lane: str
+    priority: int
+    payload: dict[str, Any]
+    on_done: str | None
+    attempts: int
+    resumed: bool  # it was already "sending": a crash cut it, it may have reached Discord
+
+
+async def load_unfinished(session: AsyncSession) -> list[Queued]:
+    """Every write still to do, in order (the worker's start-up load)."""
+    rows = await session.execute(
+        select(OutboxWrite.id, OutboxWrite.lane, OutboxWrite.priority, OutboxWrite.kind)
+        .where(OutboxWrite.status.in_([WriteStatus.PENDING.value, WriteStatus.SENDING.value]))
+        .order_by(OutboxWrite.id)
+    )
+    return [Queued(*row) for row in rows]
+
+
+async def claim(session: AsyncSession, now: datetime, ids: Sequence[int]) -> list[Claimed]:
+    """Mark ``ids`` as being sent (committed before the requests leave) and return them.
+
+    Writes cancelled or coalesced meanwhile are left out; a write already ``sending`` (a
+    crash cut it) is returned with ``resumed`` set. Writes whose pause after a failure has
+    not ended yet are left out too (the worker keeps them for later)."""
+    if not ids:
+        return []
+    rows = (
+        await session.execute(
+            select(
+                OutboxWrite.id,
+                OutboxWrite.kind,
+                OutboxWrite.lane,
+                OutboxWrite.priority,
+                OutboxWrite.payload,
+                OutboxWrite.on_done,
+                OutboxWrite.attempts,
+                OutboxWrite.status,
+                OutboxWrite.not_before,
+            ).where(
+                OutboxWrite.id.in_(ids),
+                OutboxWrite.status.in_([WriteStatus.PENDING.value, WriteStatus.SENDING.value]),
+            )
+        )
+    ).all()
+    ready = [row for row in rows if row.not_before is None or row.not_before <= now]
+    if not ready:
+        return []
+    await session.execute(
+        update(OutboxWrite)
+        .where(OutboxWrite.id.in_([row.id for row in ready]))
+        .values(status=WriteStatus.SENDING.value, attempts=OutboxWrite.attempts + 1)
+    )
+    return [
+        Claimed(
+            row.id,
+            row.kind,
+            row.lane,
+            row.priority,
+            row.payload,
+            row.on_done,
+            row.attempts + 1,
+            row.status == WriteStatus.SENDING.value,
+        )
+        for row in sorted(ready, key=lambda r: r.id)
+    ]
+
+
+async def not_before(session: AsyncSession, ids: Sequence[int]) -> dict[int, datetime]:
+    """When writes paused after a failure may be tried again (for the worker's timers)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(OutboxWrite.id, OutboxWrite.not_before).where(
+            OutboxWrite.id.in_(ids), OutboxWrite.not_before.is_not(None)
+        )
+    )
+    return {write_id: when for write_id, when in rows}
+
+
+async def complete(
+    session: AsyncSession, now: datetime, write_id: int, result: dict[str, Any] | None
+) -> None:
+    await session.execute(
+        update(OutboxWrite)
+        .where(OutboxWrite.id == write_id)
+        .values(status=WriteStatus.DONE.value, done_at=now, result=result, error=None)
+    )
+
+
+async def complete_many(session: AsyncSession, now: datetime, ids: Sequence[int]) -> None:
+    """Mark writes done that need no result kept (roles, overwrites, edits)."""
+    if ids:
+        await session.execute(
+            update(OutboxWrite)
+            .where(OutboxWrite.id.in_(ids))
+            .values(status=WriteStatus.DONE.value, done_at=now, error=None)
+        )
+
+
+async def fail(session: AsyncSession, now: datetime, write_id: int, error: str) -> None:
+    """Discord refused the write for good (the member left, the channel is gone)."""
+    await session.execute(
+        update(OutboxWrite)
+        .where(OutboxWrite.id == write_id)
+        .values(status=WriteStatus.FAILED.value, done_at=now, error=error[:ERROR_MAX])
+    )
+
+
+async def retry_later(
+    session: AsyncSession, now: datetime, write_id: int, attempts: int, error: str
+) -> datetime | None:
+    """Put a write refused for a passing reason back in the queue after a pause growing
+    with its attempts; past the last pause, mark it failed and return None."""
+    if attempts > len(RETRY_PAUSES_S):
+        await fail(session, now, write_id, error)
+        return None
+    when = now + timedelta(seconds=RETRY_PAUSES_S[attempts - 1])
+    await session.execute(
+        update(OutboxWrite)
+        .where(OutboxWrite.id == write_id)
+        .values(status=WriteStatus.PENDING.value, not_before=when, error=error[:ERROR_MAX])
+    )
+    return when
+
+
+# --------------------------------------------------------------------------
+# Figures
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    batch: str
+    done: int
+    failed: int
+    waiting: int
+
+    @property
+    def total(self) -> int:
+        return self.done + self.failed + self.waiting
+
+
+async def batch_progress(session: AsyncSession, batch: str) -> BatchProgress:
+    rows = await session.execute(
+        select(OutboxWrite.status, func.count())
+        .where(OutboxWrite.batch == batch)
+        .group_by(OutboxWrite.status)
+    )
+    counts = dict(rows.all())
+    return BatchProgress(
+        batch,
+        done=counts.get(WriteStatus.DONE.value, 0) + counts.get(WriteStatus.CANCELLED.value, 0),
+        failed=counts.get(WriteStatus.FAILED.value, 0),
+        waiting=counts.get(WriteStatus.PENDING.value, 0) + counts.get(WriteStatus.SENDING.value, 0),
+    )
+
+
+async def failed_since(session: AsyncSession, since: datetime) -> dict[str, int]:
+    """Writes refused for good since ``since``, by kind (for /admin status)."""
+    rows = await session.execute(
+        select(OutboxWrite.kind, func.count())
+        .where(OutboxWrite.status == WriteStatus.FAILED.value, OutboxWrite.done_at >= since)
+        .group_by(OutboxWrite.kind)
+    )
+    return dict(rows.all())
+
+
+async def purge_done(session: AsyncSession, before: datetime) -> int:
+    """Forget finished writes older than ``before`` (failed ones are kept for the record)."""
+    result = await session.execute(
+        delete(OutboxWrite).where(
+            OutboxWrite.status.in_([WriteStatus.DONE.value, WriteStatus.CANCELLED.value]),
+            OutboxWrite.done_at < before,
+        )
+    )
+    return int(result.rowcount or 0)
