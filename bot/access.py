@@ -198,6 +198,7 @@ COMMANDS: dict[str, dict[str, Rule]] = {
             "problem review",
             "problem stats",
             "repair",
+            "status",
             "submission reopen",
             "submission status",
             "team add",

@@ -287,22 +287,39 @@ class Database:
         if self.dialect == "sqlite" and _is_sqlite_memory(self.url):
             async with self.begin() as session:
                 return await work(session)
+        committed: list[dict[str, Any]] = []
         async with self._writer_turn():
-            done = asyncio.ensure_future(asyncio.to_thread(self._run_apart, work, write=True))
+            done = asyncio.ensure_future(
+                asyncio.to_thread(self._run_apart, work, write=True, committed=committed)
+            )
             try:
                 return await asyncio.shield(done)
             except asyncio.CancelledError:
                 # The thread cannot be stopped: keep the turn until its commit or rollback.
                 await asyncio.wait([done])
                 raise
+            finally:
+                # What the transaction added for the commit hooks (the outbox's new writes)
+                # reaches them here, on the bot's loop.
+                for info in committed:
+                    self._committed(info)
 
-    def _run_apart(self, work: Callable[[AsyncSession], Awaitable[_T]], *, write: bool) -> _T:
+    def _run_apart(
+        self,
+        work: Callable[[AsyncSession], Awaitable[_T]],
+        *,
+        write: bool,
+        committed: list[dict[str, Any]] | None = None,
+    ) -> _T:
         """In a worker thread: ``work`` in a read or write transaction of a one-connection
-        engine on a new event loop, disposed of after."""
+        engine on a new event loop, disposed of after. ``committed`` collects the session
+        info a commit hook would have seen."""
         url = self.url
 
         async def apart() -> _T:
             db = Database(url, pool_size=1, max_overflow=0)
+            if committed is not None:
+                db.on_commit(lambda info: committed.append(dict(info)))
             try:
                 async with db.begin() if write else db.read() as session:
                     return await work(session)

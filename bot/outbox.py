@@ -409,10 +409,13 @@ class Outbox:
         self._closing = False
         self._runner = asyncio.create_task(self._run(), name="hackbot-outbox")
         self._flusher = asyncio.create_task(self._flush_loop(), name="hackbot-outbox-flush")
+        self._backlog_log = asyncio.create_task(self._log_backlog(), name="hackbot-outbox-log")
 
     async def stop(self) -> None:
         self._closing = True
         self._wake.set()
+        if self._backlog_log is not None:
+            self._backlog_log.cancel()
         for task in (self._runner, self._flusher):
             if task is not None:
                 task.cancel()
@@ -435,7 +438,7 @@ class Outbox:
         now = time.monotonic()
         if any(due - now < 5.0 for due, _, _ in self._delayed):
             return True
-        return any(len(lane) for lane in self._lanes.values())
+        return any(len(lane) or lane.in_flight for lane in self._lanes.values())
 
     def lane_eta(self, lane_key: str, ahead: int) -> float:
         """Seconds until ``ahead`` more writes of a lane are done, at its learned pace."""
@@ -723,6 +726,28 @@ class Outbox:
             return await service.purge_done(
                 session, self.clock.now() - timedelta(seconds=KEEP_DONE_S)
             )
+
+    # -- the backlog in the log ---------------------------------------------------------
+
+    #: While writes wait, one INFO line this often (seconds) says what and for how long.
+    BACKLOG_LOG_EVERY_S = 60.0
+    _backlog_log: asyncio.Task[None] | None = None
+
+    async def _log_backlog(self) -> None:
+        """Log the backlog by kind (waiting, estimated seconds) while something waits, so a
+        slow rush shows in the log without anyone asking ``/admin status``."""
+        while True:
+            await asyncio.sleep(self.BACKLOG_LOG_EVERY_S)
+            try:
+                backlog = self.backlog()
+            except Exception:
+                log.exception("outbox: could not read the backlog")
+                continue
+            if backlog:
+                log.info(
+                    "outbox: waiting %s",
+                    ", ".join(f"{b.kind} {b.waiting} (eta {b.eta_s:.0f} s)" for b in backlog),
+                )
 
 
 def eta_text(seconds: float, lang: str) -> str:

@@ -30,6 +30,7 @@ from bot.interactions import (
 from bot.localization import L
 from bot.models import Challenge
 from bot.services import challenges as service
+from bot.services import outbox
 from bot.services import problems as problem_service
 
 if TYPE_CHECKING:
@@ -315,37 +316,43 @@ class ChallengesCog(commands.Cog):
     # -- follow ------------------------------------------------------------------------
 
     async def toggle_follow(self, interaction: discord.Interaction, challenge_id: int) -> None:
+        """Follow or unfollow: stored with the role (or thread membership) it calls for, in
+        one transaction; the answer does not wait for Discord, the outbox gives the role."""
         lang = lang_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        member = interaction.user
+        guild = interaction.guild
         async with self.bot.db.begin() as session:
             following = await service.toggle_follow(session, challenge_id, interaction.user.id)
             challenge = await service.get(session, challenge_id)
-            name, role_id, thread_id = challenge.name, challenge.role_id, challenge.thread_id
-        member = interaction.user
-        guild = interaction.guild
-        extra = ""
-        if isinstance(member, discord.Member) and guild is not None:
-            role = guild.get_role(role_id) if role_id else None
-            try:
-                if role is not None:
-                    if following:
-                        await member.add_roles(role, reason=t("challenges.audit_reason", self.lang))
-                    else:
-                        await member.remove_roles(
-                            role, reason=t("challenges.audit_reason", self.lang)
-                        )
-                elif thread_id:
-                    thread = guild.get_thread(thread_id) or await guild.fetch_channel(thread_id)
-                    if isinstance(thread, discord.Thread):
-                        if following:
-                            await thread.add_user(member)
-                        else:
-                            await thread.remove_user(member)
-            except discord.HTTPException:
-                log.warning("could not update %s's follow of challenge %s", member.id, challenge_id)
-                extra = "\n" + t("challenges.follow.partial", lang)
+            name = challenge.name
+            write = self._follow_write(
+                guild, member, challenge.role_id, challenge.thread_id, following
+            )
+            if write is not None:
+                await outbox.enqueue(session, self.bot.clock.now(), write)
         key = "challenges.follow.on" if following else "challenges.follow.off"
-        await send(interaction, t(key, lang, name=name) + extra)
+        await send(interaction, t(key, lang, name=name))
+
+    def _follow_write(
+        self,
+        guild: discord.Guild | None,
+        member: discord.User | discord.Member,
+        role_id: int | None,
+        thread_id: int | None,
+        following: bool,
+    ) -> outbox.Write | None:
+        if not isinstance(member, discord.Member) or guild is None:
+            return None
+        if role_id and guild.get_role(role_id) is not None:
+            make = outbox.role_add if following else outbox.role_remove
+            return make(
+                guild.id, member.id, role_id, reason=t("challenges.audit_reason", self.lang)
+            )
+        if thread_id:
+            make_thread = outbox.thread_add if following else outbox.thread_remove
+            return make_thread(thread_id, member.id)
+        return None
 
     # -- homes ---------------------------------------------------------------------------
 

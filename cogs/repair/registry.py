@@ -18,6 +18,8 @@ import discord
 
 from bot.i18n import t
 from bot.interactions import new_error_id
+from bot.models.outbox import Priority
+from bot.services import outbox
 from bot.services.repair import Fix, Term
 
 if TYPE_CHECKING:
@@ -119,16 +121,14 @@ async def find_place(
 async def give_role(
     bot: HackBot, guild: discord.Guild, role: discord.Role, ids: Iterable[int]
 ) -> int:
-    """Give ``role`` to those of ``ids`` still in the guild who lack it; how many got it."""
-    given = 0
-    for user_id in ids:
-        member = guild.get_member(user_id)
-        if member is None or member.get_role(role.id) is not None:
-            continue
-        try:
-            await member.add_roles(role, reason=reason(bot))
-        except discord.HTTPException as error:
-            log.warning("repair: could not give %s back to %s: %s", role.name, user_id, error)
-            continue
-        given += 1
-    return given
+    """Give ``role`` back to those of ``ids`` still in the guild who lack it (through the
+    outbox, at Discord's pace, after anything a person waits for); how many are owed it."""
+    writes = [
+        outbox.role_add(guild.id, user_id, role.id, reason=reason(bot), priority=Priority.BULK)
+        for user_id in ids
+        if (member := guild.get_member(user_id)) is not None and member.get_role(role.id) is None
+    ]
+    if writes:
+        async with bot.db.begin() as session:
+            await outbox.enqueue_many(session, bot.clock.now(), writes)
+    return len(writes)

@@ -28,8 +28,9 @@ import discord
 
 from bot import threads
 from bot.i18n import t
+from bot.models.outbox import Priority
 from bot.models.teams import Team
-from bot.services import team_spaces
+from bot.services import outbox, team_spaces
 from bot.services import teams as team_service
 
 if TYPE_CHECKING:
@@ -168,8 +169,11 @@ class SpaceManager:
 
     # -- one team ---------------------------------------------------------------
 
-    async def refresh(self, team_id: int) -> None:
-        """Make the team's space match the database (create, grant, revoke, archive)."""
+    async def refresh(self, team_id: int, priority: Priority = Priority.NORMAL) -> None:
+        """Make the team's space match the database (create, grant, revoke, archive).
+
+        Access changes go through the outbox with ``priority`` (urgent for a mentor who
+        just claimed the team's ticket)."""
         guild = self.guild()
         if guild is None:
             return
@@ -190,7 +194,7 @@ class SpaceManager:
                 if created is None:
                     return  # no room on the server: said to organisers; tried again next change
                 team = created
-            await self._sync(guild, team, wanted)
+            await self._sync(guild, team, wanted, priority)
 
     async def _create(self, guild: discord.Guild, team: Team) -> Team | None:
         settings = self.bot.settings
@@ -329,56 +333,77 @@ class SpaceManager:
                 return None
         return channel  # type: ignore[return-value]
 
-    async def _sync(self, guild: discord.Guild, team: Team, wanted: set[int]) -> None:
+    async def _sync(
+        self,
+        guild: discord.Guild,
+        team: Team,
+        wanted: set[int],
+        priority: Priority = Priority.NORMAL,
+    ) -> None:
+        """Store the writes that make the space's access match ``wanted``; the outbox sends
+        them (a write still pending from an earlier sync is merged, never doubled)."""
         space = await self._space(team.channel_id)
         if space is None:
             log.warning("team %s: its space %s is gone", team.id, team.channel_id)
             return
         await self._follow_name(team, space)
+        writes: list[outbox.Write] = []
         if isinstance(space, discord.Thread):
             present = {m.id for m in await space.fetch_members()} - {guild.me.id}
-            if space.archived:
-                await space.edit(archived=False, reason=self.reason)
-            for user_id in sorted(wanted - present):
-                await space.add_user(discord.Object(id=user_id))
-            for user_id in sorted(present - wanted):
-                await space.remove_user(discord.Object(id=user_id))
-            return
-        channels = [space]
-        if team.voice_channel_id:
-            voice = await self._space(team.voice_channel_id)
-            if voice is not None:
-                await self._follow_name(team, voice)
-                channels.append(voice)
-        for channel in channels:
-            assert isinstance(channel, discord.abc.GuildChannel)
-            present = {
-                target.id
-                for target in channel.overwrites
-                if not isinstance(target, discord.Role) and target.id != guild.me.id
-            }
-            log.debug(
-                "team %s: #%s has %s, wants %s",
-                team.id,
-                channel.id,
-                sorted(present),
-                sorted(wanted),
-            )
-            grant = voice_overwrite() if channel.id == team.voice_channel_id else member_overwrite()
-            allow, deny = grant.pair()
-            for user_id in sorted(wanted - present):
-                await self.bot.http.edit_channel_permissions(
+            # An archived thread is brought back by the outbox when it adds or removes someone.
+            writes += [
+                outbox.thread_add(space.id, user_id, priority=priority)
+                for user_id in sorted(wanted - present)
+            ]
+            writes += [
+                outbox.thread_remove(space.id, user_id, priority=priority)
+                for user_id in sorted(present - wanted)
+            ]
+        else:
+            channels = [space]
+            if team.voice_channel_id:
+                voice = await self._space(team.voice_channel_id)
+                if voice is not None:
+                    await self._follow_name(team, voice)
+                    channels.append(voice)
+            for channel in channels:
+                assert isinstance(channel, discord.abc.GuildChannel)
+                present = {
+                    target.id
+                    for target in channel.overwrites
+                    if not isinstance(target, discord.Role) and target.id != guild.me.id
+                }
+                log.debug(
+                    "team %s: #%s has %s, wants %s",
+                    team.id,
                     channel.id,
-                    user_id,
-                    str(allow.value),
-                    str(deny.value),
-                    MEMBER_TYPE,
-                    reason=self.reason,
+                    sorted(present),
+                    sorted(wanted),
                 )
-            for user_id in sorted(present - wanted):
-                await self.bot.http.delete_channel_permissions(
-                    channel.id, user_id, reason=self.reason
+                grant = (
+                    voice_overwrite() if channel.id == team.voice_channel_id else member_overwrite()
                 )
+                allow, deny = grant.pair()
+                writes += [
+                    outbox.overwrite_set(
+                        channel.id,
+                        user_id,
+                        allow=allow.value,
+                        deny=deny.value,
+                        reason=self.reason,
+                        priority=priority,
+                    )
+                    for user_id in sorted(wanted - present)
+                ]
+                writes += [
+                    outbox.overwrite_delete(
+                        channel.id, user_id, reason=self.reason, priority=priority
+                    )
+                    for user_id in sorted(present - wanted)
+                ]
+        if writes:
+            async with self.bot.db.begin() as session:
+                await outbox.enqueue_many(session, self.bot.clock.now(), writes)
 
     # -- names ----------------------------------------------------------------------
 
@@ -527,7 +552,7 @@ async def grant_access(bot: HackBot, team_id: int, discord_user_id: int) -> bool
     """
     async with bot.db.begin() as session:
         added = await team_service.grant_access(session, team_id, discord_user_id)
-    await manager(bot).refresh(team_id)
+    await manager(bot).refresh(team_id, Priority.URGENT)  # the mentor is on their way
     return added
 
 
