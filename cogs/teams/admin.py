@@ -22,7 +22,7 @@ from bot.services import event as event_service
 from bot.services import matching
 from bot.services import teams as team_service
 from cogs.teams import spaces
-from cogs.teams.team_commands import challenge_autocomplete, team_autocomplete
+from cogs.teams.team_commands import after_change, challenge_autocomplete, team_autocomplete
 
 if TYPE_CHECKING:
     import re
@@ -121,8 +121,9 @@ class AdminTeams(commands.Cog):
         self.bot = bot
         self._jobs: dict[int, asyncio.Task[None]] = {}
 
-    async def _changed(self, change: team_service.Change) -> None:
-        await spaces.team_changed(self.bot, change.team_id)
+    def _changed(self, change: team_service.Change) -> None:
+        """Answer first: the team's space follows in the background."""
+        after_change(self.bot, change)
 
     # -- overrides ------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ class AdminTeams(commands.Cog):
                 team,
                 member.id,
             )
-        await self._changed(change)
+        self._changed(change)
         await send(
             interaction, t("admin_teams.added", lang, user=member.mention, team=change.team_name)
         )
@@ -171,7 +172,7 @@ class AdminTeams(commands.Cog):
             change = await team_service.admin_remove(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, member.id
             )
-        await self._changed(change)
+        self._changed(change)
         key = "admin_teams.removed_archived" if change.archived else "admin_teams.removed"
         await send(interaction, t(key, lang, user=member.mention, team=change.team_name))
 
@@ -232,7 +233,7 @@ class AdminTeams(commands.Cog):
             change = await team_service.admin_archive(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, team
             )
-        await self._changed(change)
+        self._changed(change)
         await send(interaction, t("admin_teams.archived", lang, team=change.team_name))
 
     # -- report ---------------------------------------------------------------------

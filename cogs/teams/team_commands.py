@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -89,8 +91,53 @@ async def challenge_autocomplete(
     return [app_commands.Choice(name=c.name[:100], value=str(c.id)) for c in found]
 
 
-async def after_change(bot: HackBot, change: team_service.Change) -> None:
-    await spaces.team_changed(bot, change.team_id)
+#: Background work started after an answer (kept referenced until it ends).
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def after_change(bot: HackBot, change: team_service.Change) -> None:
+    """The team changed and the member has their answer: its space follows in the background
+    (created, access given or taken, renamed: Discord's pace, not the member's wait)."""
+    _spawn(spaces.team_changed(bot, change.team_id), f"hackbot-job:team:{change.team_id}")
+
+
+def _spawn(work: Coroutine[Any, Any, None], name: str) -> None:
+    task = asyncio.create_task(work, name=name)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+async def answer_with_space(
+    interaction: discord.Interaction,
+    bot: HackBot,
+    change: team_service.Change,
+    text: str,
+    lang: str,
+) -> None:
+    """Answer at once; the team's space follows in the background. A team whose space does
+    not exist yet reads that it is being made, and the answer gains its link once Discord
+    has made it (or says why it is late)."""
+    space_id = await _space_id(bot, change.team_id)
+    if space_id is not None:
+        await send(interaction, text + t("teams.space_line", lang, space=f"<#{space_id}>"))
+        after_change(bot, change)
+        return
+    await send(interaction, text + t("teams.space_coming", lang))
+
+    async def then() -> None:
+        await spaces.team_changed(bot, change.team_id)
+        made = await _space_id(bot, change.team_id)
+        line = (
+            t("teams.space_line", lang, space=f"<#{made}>")
+            if made is not None
+            else t("teams.space_pending", lang)
+        )
+        try:
+            await interaction.edit_original_response(content=text + line)
+        except discord.HTTPException:
+            log.info("team %s: the answer could not show the new space", change.team_id)
+
+    _spawn(then(), f"hackbot-job:team:{change.team_id}")
 
 
 async def _dm(bot: HackBot, user_id: int, content: str, **kwargs) -> bool:  # type: ignore[no-untyped-def]
@@ -102,12 +149,16 @@ async def _dm(bot: HackBot, user_id: int, content: str, **kwargs) -> bool:  # ty
     return True
 
 
-async def _space_text(bot: HackBot, team_id: int, lang: str) -> str:
+async def _space_id(bot: HackBot, team_id: int) -> int | None:
     async with bot.db.read() as session:
-        space = await team_service.space_of(session, team_id)
-    if space.channel_id is None:  # Discord refused it for now, or the server is full
-        return t("teams.space_pending", lang)
-    return t("teams.space_line", lang, space=f"<#{space.channel_id}>")
+        return (await team_service.space_of(session, team_id)).channel_id
+
+
+async def _space_text(bot: HackBot, team_id: int, lang: str) -> str:
+    space_id = await _space_id(bot, team_id)
+    if space_id is None:  # being made, refused for now, or the server is full
+        return t("teams.space_coming", lang)
+    return t("teams.space_line", lang, space=f"<#{space_id}>")
 
 
 async def join_flow(interaction: discord.Interaction, team_text: str) -> None:
@@ -119,11 +170,8 @@ async def join_flow(interaction: discord.Interaction, team_text: str) -> None:
             session, bot.settings, bot.clock.now(), interaction.user.id, team_text
         )
     if change.outcome == "joined":
-        await after_change(bot, change)
-        await send(
-            interaction,
-            t("teams.joined", lang, team=change.team_name)
-            + await _space_text(bot, change.team_id, lang),
+        await answer_with_space(
+            interaction, bot, change, t("teams.joined", lang, team=change.team_name), lang
         )
         return
     await post_request(bot, change, interaction.user)
@@ -210,7 +258,7 @@ async def answer_request(interaction: discord.Interaction, request_id: int, acce
         subject_lang = (subject.locale if subject else None) or bot.settings.event.language
     outcome = "accepted" if accept else "declined"
     if accept:
-        await after_change(bot, change)
+        after_change(bot, change)
     card_lang = bot.settings.event.language if kind == "request" else lang
     text = t(
         f"teams.{kind}_done.{outcome}",
@@ -283,11 +331,8 @@ class Teams(commands.Cog):
                 challenge=challenge,
                 description=description,
             )
-        await after_change(self.bot, change)
-        await send(
-            interaction,
-            t("teams.created", lang, team=change.team_name)
-            + await _space_text(self.bot, change.team_id, lang),
+        await answer_with_space(
+            interaction, self.bot, change, t("teams.created", lang, team=change.team_name), lang
         )
 
     @team.command(name=L("cmd.team.join.name"), description=L("cmd.team.join.description"))
@@ -315,7 +360,7 @@ class Teams(commands.Cog):
             change = await team_service.leave_team(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id
             )
-        await after_change(self.bot, change)
+        after_change(self.bot, change)
         if change.archived:
             text = t("teams.left_archived", lang, team=change.team_name)
         elif change.new_captain:
@@ -353,7 +398,7 @@ class Teams(commands.Cog):
             change = await team_service.kick(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, member.id
             )
-        await after_change(self.bot, change)
+        after_change(self.bot, change)
         await send(interaction, t("teams.kicked", lang, user=member.mention, team=change.team_name))
         await _dm(self.bot, member.id, t("teams.kicked_dm", lang, team=change.team_name))
 
