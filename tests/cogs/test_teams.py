@@ -461,3 +461,25 @@ async def test_team_threads_make_room_and_never_hit_the_active_thread_limit(star
     assert sb.pinged(warning[0]) == NOBODY
     assert len(sb.guild.active_threads()) == 975  # 25 short of Discord's 1,000
     assert not sb.server.violations  # Discord's limit was never hit
+
+
+async def test_a_new_team_is_answered_before_discord_has_made_its_space(start_sandbox):
+    """Discord takes seconds to make a channel (here: every channel creation answered after
+    3 s): the captain reads "created" at once, with the space on its way; the answer shows
+    the space's link once it exists, and the captain can use the bot meanwhile."""
+    sb = await start_sandbox(SMALL)
+    ana = await registered(sb, "ana")
+    sb.faults.routes = frozenset({"POST /guilds/{guild_id}/channels"})
+    sb.faults.latency_ms = 3000
+    sb.settle_after_interaction = False
+    reply = await ana.slash("team create", name="Owls")
+    assert reply.text.startswith("Team **Owls** created, and you are its captain.")
+    assert "is being made: its link appears here in a moment" in reply.text
+    assert not sb.has_channel("owls")  # the answer did not wait for it
+    info = await ana.slash("team info")  # the team already works
+    assert info.embed["title"] == "Owls"
+    sb.settle_after_interaction = True
+    await sb.settle(quiet=3.5)
+    space = sb.channel("owls")
+    assert f"Your team's private space: <#{space.id}>" in reply.text
+    assert sb.can_send(ana, space)
