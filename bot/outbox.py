@@ -250,9 +250,15 @@ async def _overwrite_delete(http: HTTPClient, p: dict[str, Any]) -> None:
 THREAD_ARCHIVED = 50083
 
 
-async def _unarchived(http: HTTPClient, thread_id: int, call: Callable[[], Awaitable[Any]]) -> None:
-    """Run ``call``; if the thread is archived, bring it back (Discord allows it when
-    there is room for one more active thread) and run it again."""
+async def _unarchived(
+    http: HTTPClient, p: dict[str, Any], call: Callable[[], Awaitable[Any]]
+) -> None:
+    """Run ``call`` on a thread that may be archived: brought back first when the write
+    says it is (Discord allows it while there is room for one more active thread), and
+    after a refusal that says so."""
+    thread_id = p["thread_id"]
+    if p.get("unarchive"):
+        await http.edit_channel(thread_id, archived=False)
     try:
         await call()
     except discord.HTTPException as error:
@@ -264,16 +270,22 @@ async def _unarchived(http: HTTPClient, thread_id: int, call: Callable[[], Await
 
 @executor("thread.add")
 async def _thread_add(http: HTTPClient, p: dict[str, Any]) -> None:
-    await _unarchived(
-        http, p["thread_id"], lambda: http.add_user_to_thread(p["thread_id"], p["user_id"])
-    )
+    await _unarchived(http, p, lambda: http.add_user_to_thread(p["thread_id"], p["user_id"]))
 
 
 @executor("thread.remove")
 async def _thread_remove(http: HTTPClient, p: dict[str, Any]) -> None:
-    await _unarchived(
-        http, p["thread_id"], lambda: http.remove_user_from_thread(p["thread_id"], p["user_id"])
-    )
+    await _unarchived(http, p, lambda: http.remove_user_from_thread(p["thread_id"], p["user_id"]))
+
+
+@executor("thread.archive")
+async def _thread_archive(http: HTTPClient, p: dict[str, Any]) -> None:
+    await http.edit_channel(p["thread_id"], archived=True, reason=p.get("reason"))
+
+
+#: Discord's answer when a thread would become active past the server's limit (a new
+#: thread, or an archived one brought back by a message or a member added).
+MAX_ACTIVE_THREADS = 160006
 
 
 #: What to do once a write is done, in the transaction that records it: name -> handler.
@@ -304,6 +316,8 @@ def classify(error: BaseException) -> tuple[bool, str, float | None]:
             return True, text, retry
         if error.status >= 500:
             return True, text, None
+        if error.code == MAX_ACTIVE_THREADS:
+            return True, text, None  # room is made (on_thread_limit), then it goes again
         return False, text, None
     if isinstance(error, aiohttp.ClientError | OSError | TimeoutError):
         return True, f"{type(error).__name__}: {error}"[:300], None
@@ -378,6 +392,11 @@ class Outbox:
         self._paused_until = 0.0
         self.sent = 0
         self.failed = 0
+        self._waiters: dict[int, list[asyncio.Future[bool]]] = {}
+        #: Called when Discord refuses a write because the server holds its limit of active
+        #: threads (team spaces set it: they archive the idlest spaces); the write then
+        #: goes again after a short pause.
+        self.on_thread_limit: Callable[[], Awaitable[None]] | None = None
         db.on_commit(self._on_commit)
 
     # -- feeding --------------------------------------------------------------------
@@ -425,6 +444,27 @@ class Outbox:
             await self._flush()
         except Exception:
             log.exception("outbox: could not record the last writes (they are redone at start)")
+
+    async def wait(self, ids: list[int], within: float = 60.0) -> int:
+        """Wait until the writes ``ids`` are carried out (or refused for good); how many
+        were carried out. For work that needs the result now (room for a thread)."""
+        futures = []
+        for write_id in ids:
+            if write_id not in self._where:
+                continue  # already finished (or never known: nothing to wait for)
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(write_id, []).append(future)
+            futures.append(future)
+        if not futures:
+            return len(ids)
+        done, _ = await asyncio.wait(futures, timeout=within)
+        finished = [f.result() for f in done if not f.cancelled()]
+        return sum(1 for ok in finished if ok) + (len(ids) - len(futures))
+
+    def _resolve(self, write_id: int, ok: bool) -> None:
+        for future in self._waiters.pop(write_id, []):
+            if not future.done():
+                future.set_result(ok)
 
     # -- figures --------------------------------------------------------------------
 
@@ -596,6 +636,7 @@ class Outbox:
                 heapq.heappush(self._delayed, (time.monotonic() + delay, write_id, where[2]))
                 return
         self._forget(write_id)
+        self._resolve(write_id, True)  # coalesced away: nothing left to do
 
     def _forget(self, write_id: int) -> None:
         where = self._where.pop(write_id, None)
@@ -630,6 +671,15 @@ class Outbox:
             _LANE.reset(token)
             lane.in_flight -= 1
             self._wake.set()
+        if (
+            isinstance(error, discord.HTTPException)
+            and error.code == MAX_ACTIVE_THREADS
+            and self.on_thread_limit is not None
+        ):
+            try:
+                await self.on_thread_limit()
+            except Exception:
+                log.exception("outbox: making room for active threads failed")
         self._done.append((write, result, error))
         self._flushed.clear()
 
@@ -701,6 +751,7 @@ class Outbox:
                 self.failed += 1
             if write.id not in retried:
                 self._forget(write.id)
+                self._resolve(write.id, error is None)
         for write, when in retries:
             delay = max(0.0, (when - now).total_seconds())
             log.info("outbox: %s #%d tried again in %.0f s", write.kind, write.id, delay)

@@ -234,23 +234,50 @@ def overwrite_delete(
     )
 
 
-def thread_add(thread_id: int, user_id: int, *, priority: Priority = Priority.NORMAL) -> Write:
+def thread_add(
+    thread_id: int,
+    user_id: int,
+    *,
+    priority: Priority = Priority.NORMAL,
+    archived: bool = False,
+) -> Write:
+    """Add someone to a thread. ``archived``: the thread is known to be archived, so it is
+    brought back first (Discord refuses to add members to an archived thread)."""
     return Write(
         "thread.add",
         f"thread:{thread_id}",
-        {"thread_id": thread_id, "user_id": user_id},
+        {"thread_id": thread_id, "user_id": user_id, "unarchive": archived},
         priority,
         coalesce_key=f"thread:{thread_id}:{user_id}",
     )
 
 
-def thread_remove(thread_id: int, user_id: int, *, priority: Priority = Priority.NORMAL) -> Write:
+def thread_remove(
+    thread_id: int,
+    user_id: int,
+    *,
+    priority: Priority = Priority.NORMAL,
+    archived: bool = False,
+) -> Write:
     return Write(
         "thread.remove",
         f"thread:{thread_id}",
-        {"thread_id": thread_id, "user_id": user_id},
+        {"thread_id": thread_id, "user_id": user_id, "unarchive": archived},
         priority,
         coalesce_key=f"thread:{thread_id}:{user_id}",
+    )
+
+
+def thread_archive(
+    thread_id: int, *, reason: str | None = None, priority: Priority = Priority.NORMAL
+) -> Write:
+    """Archive a thread (unlocked: a member's message, or the bot's, brings it back)."""
+    return Write(
+        "thread.archive",
+        f"thread:{thread_id}",
+        {"thread_id": thread_id, "reason": reason},
+        priority,
+        coalesce_key=f"thread-archive:{thread_id}",
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
+from bot import threads
 from bot.admin import admin_group
 from bot.db import Busy
 from bot.services import teams as team_service
@@ -68,7 +69,10 @@ class TeamEvents(commands.Cog):
 
 
 async def setup(bot: HackBot) -> None:
-    spaces.manager(bot)
+    manager = spaces.manager(bot)
+    # Asked last (cogs load in order): posts archive their own first, then idle spaces.
+    threads.register_room_maker(bot, "team spaces", manager.headroom.make_room)
+    manager.headroom.start()
     # The admin cog's "team" group moves under /admin before the participants' /team exists.
     admin = AdminTeams(bot)
     await bot.add_cog(admin)

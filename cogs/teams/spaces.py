@@ -32,6 +32,7 @@ from bot.models.outbox import Priority
 from bot.models.teams import Team
 from bot.services import outbox, team_spaces
 from bot.services import teams as team_service
+from cogs.teams.headroom import Headroom
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -84,6 +85,8 @@ class SpaceManager:
         self._catch_up: dict[int, asyncio.Task[None]] = {}  # team id -> delayed refresh
         self._no_room_said_at = -NO_ROOM_REPEAT_SECONDS
         self._retries: dict[int, asyncio.Task[None]] = {}  # team id -> space tried again
+        #: Keeps room under the active-thread limit for spaces that are threads.
+        self.headroom = Headroom(bot)
 
     def _lock(self, team_id: int) -> asyncio.Lock:
         return self._locks.setdefault(team_id, asyncio.Lock())
@@ -352,11 +355,11 @@ class SpaceManager:
             present = {m.id for m in await space.fetch_members()} - {guild.me.id}
             # An archived thread is brought back by the outbox when it adds or removes someone.
             writes += [
-                outbox.thread_add(space.id, user_id, priority=priority)
+                outbox.thread_add(space.id, user_id, priority=priority, archived=space.archived)
                 for user_id in sorted(wanted - present)
             ]
             writes += [
-                outbox.thread_remove(space.id, user_id, priority=priority)
+                outbox.thread_remove(space.id, user_id, priority=priority, archived=space.archived)
                 for user_id in sorted(present - wanted)
             ]
         else:
@@ -490,6 +493,7 @@ class SpaceManager:
         self._retries[team_id] = asyncio.create_task(retry(), name=f"hackbot-later:space:{team_id}")
 
     def close(self) -> None:
+        self.headroom.close()
         for task in [*self._catch_up.values(), *self._retries.values()]:
             task.cancel()
         self._catch_up.clear()

@@ -148,6 +148,14 @@ class SandboxMember:
                 "channel_id": reply_to["channel_id"],
             }
         limits.check_message(payload)
+        meta = view.data.get("thread_metadata") or {}
+        if meta.get("archived"):
+            # A member's message brings an unlocked thread back, as on Discord; at the
+            # server's limit of active threads the client shows Discord's error instead.
+            if meta.get("locked"):
+                raise PermissionError(f"#{view.name} is locked: {self.name} cannot post in it")
+            limits.check_unarchive(len(self._sb.guild.active_threads()))
+            server.update_channel(self._sb.guild, view.data, {"archived": False})
         message = server.build_message(view.data, self.user, payload)
         server.store_message(view.data, message)
         await self._sb.settle()

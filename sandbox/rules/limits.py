@@ -1178,6 +1178,13 @@ def check_thread_create(active_thread_count: int, payload: Mapping[str, Any] | N
         raise _count_error(MAX_ACTIVE_THREADS, "Maximum number of active threads reached")
 
 
+def check_unarchive(active_thread_count: int) -> None:
+    """An archived thread comes back (a message in it, or archived=false) only while the
+    server holds fewer than its limit of active threads; archived ones do not count."""
+    if active_thread_count >= ACTIVE_THREADS_MAX:
+        raise _count_error(MAX_ACTIVE_THREADS, "Maximum number of active threads reached")
+
+
 def check_pin(pinned_count: int) -> None:
     if pinned_count >= PINS_MAX:
         raise _count_error(MAX_PINS, f"Maximum number of pins reached ({PINS_MAX})")

@@ -867,6 +867,11 @@ async def edit_channel(call: Call) -> Any:
             if parent is None or parent["type"] != st.GUILD_CATEGORY:
                 raise form_error(("parent_id",), "CHANNEL_PARENT_INVALID", "Not a category")
     limits.check_channel_update(guild.guild_channels(), channel, payload)
+    if channel["type"] in st.THREAD_TYPES and payload.get("archived") is False:
+        meta = channel.get("thread_metadata") or {}
+        if meta.get("archived"):
+            # Bringing a thread back makes it active again: refused at the server's limit.
+            limits.check_unarchive(len(guild.active_threads()))
     if payload.pop("lock_permissions", False) and channel.get("parent_id"):
         parent = guild.channels[channel["parent_id"]]
         payload["permission_overwrites"] = [dict(o) for o in parent["permission_overwrites"]]
@@ -941,7 +946,8 @@ def _check_can_post(call: Call, guild: st.GuildState | None, channel: dict, payl
     if meta.get("archived"):
         if meta.get("locked") and not perms & P.MANAGE_THREADS:
             raise DiscordError(400, 50083, "Thread is archived")
-        # Sending unarchives the thread, as on Discord.
+        # Sending unarchives the thread, as on Discord (not past the active-thread limit).
+        limits.check_unarchive(len(guild.active_threads()))
         server.update_channel(guild, channel, {"archived": False})
     if call.files and not perms & P.ATTACH_FILES:
         raise missing_permissions()

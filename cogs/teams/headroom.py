@@ -1,0 +1,170 @@
+"""Team spaces that are private threads, within Discord's limit of active threads.
+
+Past the channel budget, team spaces are private threads, and a server holds about 1,000
+active threads (:mod:`bot.threads`). An archived, unlocked thread keeps everything and
+comes back as soon as someone writes in it: Discord brings it back for a member's message,
+and the outbox does for the bot's posts and for a member or mentor added to it. So there is
+a space for every team, however many, as long as the bot archives the spaces idle the
+longest and keeps room for those coming back:
+
+* before a new space is made (a room maker of :mod:`bot.threads`);
+* every :data:`SWEEP_EVERY_S`, down to :data:`HEADROOM` active threads under the spaces'
+  limit, so a team whose space was archived can bring it back by writing in it (Discord
+  refuses that at the limit, 160006, and the member's message fails);
+* when the outbox meets 160006 (the bot had to post in, or add someone to, a space).
+
+Idleness is read from Discord (the last message of each active thread, one request); a
+space with a message in the last :data:`PROTECT_S` is never archived. Archiving goes
+through the outbox as urgent writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from sqlalchemy import select
+
+from bot import threads
+from bot.i18n import t
+from bot.models.outbox import Priority
+from bot.models.teams import Team
+from bot.services import outbox
+
+if TYPE_CHECKING:
+    from bot.app import HackBot
+
+log = logging.getLogger(__name__)
+
+#: Active threads kept free under the spaces' limit, for archived spaces coming back.
+HEADROOM = 60
+#: How often the sweep looks (seconds).
+SWEEP_EVERY_S = 120.0
+#: A space with a message this recent (seconds) is never archived.
+PROTECT_S = 600.0
+#: When room is made for a new space, this many more are archived, so a rush of new teams
+#: does not pay one look at Discord each.
+BATCH = 25
+
+
+class Headroom:
+    def __init__(self, bot: HackBot) -> None:
+        self.bot = bot
+        self._lock = asyncio.Lock()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def target(self) -> int:
+        """Active threads the sweep keeps the server at or under."""
+        return threads.SPACE_LIMIT - HEADROOM
+
+    def start(self) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep_loop(), name="hackbot-spaces-sweep")
+        self.bot.outbox.on_thread_limit = self.at_limit
+
+    def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self.bot.outbox.on_thread_limit == self.at_limit:
+            self.bot.outbox.on_thread_limit = None
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            guild = self.bot.event_guild
+            if guild is None:
+                continue
+            try:
+                await self.archive_idlest(guild, self.target)
+            except Exception:
+                log.exception("team spaces: the idle sweep failed")
+
+    async def at_limit(self) -> None:
+        """The outbox met Discord's limit: make the sweep's room now."""
+        guild = self.bot.event_guild
+        if guild is not None:
+            await self.archive_idlest(guild, self.target)
+
+    async def make_room(self, guild: discord.Guild, limit: int | None = None) -> int:
+        """Room maker: archive idle spaces so that one more thread fits under ``limit`` (the
+        sweep's target when None), and a batch more."""
+        if limit is None:
+            return await self.archive_idlest(guild, self.target)
+        if threads.active_threads(guild) < limit:
+            return 0
+        return await self.archive_idlest(guild, limit - 1 - BATCH)
+
+    async def idle_spaces(self, guild: discord.Guild) -> list[tuple[float, int]]:
+        """(time of the last message, thread id) of each active team space, idlest first."""
+        data = await self.bot.http.get_active_threads(guild.id)
+        async with self.bot.db.read() as session:
+            ours = set(
+                (
+                    await session.scalars(
+                        select(Team.channel_id).where(
+                            Team.space_kind == "thread", Team.archived_at.is_(None)
+                        )
+                    )
+                ).all()
+            )
+        found = []
+        for thread in data.get("threads", []):
+            thread_id = int(thread["id"])
+            if thread_id not in ours:
+                continue
+            last = int(thread.get("last_message_id") or thread_id)
+            found.append((discord.utils.snowflake_time(last).timestamp(), thread_id))
+        found.sort()
+        return found
+
+    async def archive_idlest(self, guild: discord.Guild, target: int) -> int:
+        """Archive the spaces idle the longest until at most ``target`` threads are active
+        (never one with a message in the last PROTECT_S). Returns how many were archived."""
+        async with self._lock:
+            excess = threads.active_threads(guild) - max(0, target)
+            if excess <= 0:
+                return 0
+            cutoff = self.bot.clock.now().timestamp() - PROTECT_S
+            idle = [thread_id for seen, thread_id in await self.idle_spaces(guild) if seen < cutoff]
+            victims = idle[:excess]
+            if not victims:
+                log.warning(
+                    "team spaces: %d active threads, none idle for %.0f min: nothing to archive",
+                    threads.active_threads(guild),
+                    PROTECT_S / 60,
+                )
+                return 0
+            reason = t("teams.space.audit_idle", self.bot.settings.event.language)
+            async with self.bot.db.begin() as session:
+                stored = await outbox.enqueue_many(
+                    session,
+                    self.bot.clock.now(),
+                    [
+                        outbox.thread_archive(thread_id, reason=reason, priority=Priority.URGENT)
+                        for thread_id in victims
+                    ],
+                )
+            ids = [s.queued.id for s in stored if s.queued is not None]
+            archived = await self.bot.outbox.wait(ids, within=60.0)
+            await self._seen_archived(guild, victims)
+            log.info(
+                "team spaces: archived %d idle spaces (%d active threads now)",
+                archived,
+                threads.active_threads(guild),
+            )
+            return archived
+
+    async def _seen_archived(self, guild: discord.Guild, thread_ids: list[int]) -> None:
+        """Wait (briefly) for Discord's thread updates, so the counts above are current."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        while loop.time() < deadline:
+            if all(
+                (thread := guild.get_thread(thread_id)) is None or thread.archived
+                for thread_id in thread_ids
+            ):
+                return
+            await asyncio.sleep(0.05)

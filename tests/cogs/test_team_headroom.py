@@ -1,0 +1,102 @@
+"""A space for every team past Discord's limit of active threads: the bot archives the team
+spaces idle the longest, and an archived space comes back when its team writes in it, when a
+mentor is let in, or when the bot posts there; Discord's refusals at the limit (160006)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot import threads
+from bot.models.teams import Team
+from sandbox.rules.errors import DiscordError
+from sandbox.server import state as st
+from tests.cogs.test_teams import FAST_CHANNELS, open_threads, registered
+
+CONFIG = {
+    "teams": {"min_size": 1, "max_size": 3},
+    "formation": {"channel_headroom": 0, "card_cooldown_minutes": 30},
+}
+#: Leave this many active threads for team spaces before the limit.
+ROOM = 4
+
+
+async def fill_channels(sb) -> None:
+    """The server's other channels use 499 of its 500: every team space is a thread."""
+    for index in range(499 - len(sb.guild.guild_channels())):
+        sb.server.create_channel(sb.guild, {"name": f"filler-{index}", "type": st.GUILD_TEXT})
+    await sb.settle()
+
+
+async def spaces_of(sb) -> dict[str, int | None]:
+    async with sb.bot.db.read() as session:
+        rows = (await session.execute(select(Team.name, Team.channel_id))).all()
+    return dict(rows)
+
+
+@pytest.mark.slow
+async def test_every_team_gets_a_space_past_the_active_thread_limit(start_sandbox):
+    sb = await start_sandbox(CONFIG, rate_limits=FAST_CHANNELS)
+    await fill_channels(sb)
+    mia = await sb.add_member("mia", roles=["Mentor"])
+    people = [await registered(sb, f"p{i}") for i in range(10)]
+    await people[0].slash("team create", name="Team 0")  # the first space opens the hub
+    hub = sb.channel("team-hub")
+    # Other threads (what posts and other features hold) fill the server up to ROOM short of
+    # the limit team spaces may use.
+    active = len(sb.guild.active_threads())
+    open_threads(sb, hub.data, threads.SPACE_LIMIT - ROOM - active, "other-", 11)
+    await sb.settle()
+    for i in range(1, ROOM + 1):
+        await people[i].slash("team create", name=f"Team {i}")
+    assert len(sb.guild.active_threads()) == threads.SPACE_LIMIT
+    # An hour passes: the first spaces are idle now. More teams still get their spaces.
+    await sb.advance(minutes=60)
+    for i in range(ROOM + 1, 10):
+        await people[i].slash("team create", name=f"Team {i}")
+    await sb.settle()
+    spaces = await spaces_of(sb)
+    assert all(spaces[f"Team {i}"] is not None for i in range(10)), spaces
+    # Never at Discord's limit: spaces stay within their share, posts keep their reserve.
+    assert len(sb.guild.active_threads()) <= threads.SPACE_LIMIT < threads.GUILD_ACTIVE_THREADS
+    # The idlest spaces went first; the newest stay active.
+    first = sb.channel(spaces["Team 0"])
+    newest = sb.channel(spaces["Team 9"])
+    assert first.data["thread_metadata"]["archived"]
+    assert not first.data["thread_metadata"]["locked"]
+    assert not newest.data["thread_metadata"]["archived"]
+    # Its team writes in it: Discord brings it back, nothing lost.
+    await people[0].send(first, "we are back")
+    assert not first.data["thread_metadata"]["archived"]
+    assert [m["content"] for m in first.messages][-1] == "we are back"
+    assert any("private space of **Team 0**" in m["content"] for m in first.messages)
+    # A mentor let into another archived space: the outbox brings it back to add them.
+    second = sb.channel(spaces["Team 1"])
+    assert second.data["thread_metadata"]["archived"]
+    from cogs.teams import spaces as team_spaces
+
+    async with sb.bot.db.read() as session:
+        team_id = await session.scalar(select(Team.id).where(Team.name == "Team 1"))
+    await team_spaces.grant_access(sb.bot, team_id, mia.id)
+    await sb.settle()
+    assert sb.can_send(mia, second)
+    assert not second.data["thread_metadata"]["archived"]
+
+
+async def test_discord_refuses_to_bring_a_thread_back_at_the_limit(start_sandbox):
+    sb = await start_sandbox()
+    ana = await sb.add_member("ana")
+    general = sb.channel("general")
+    open_threads(sb, general.data, 1000 - len(sb.guild.active_threads()), "t-", 11)
+    first = sb.guild.active_threads()[0]
+    sb.server.add_thread_member(sb.guild, first, str(ana.id))
+    sb.server.update_channel(sb.guild, first, {"archived": True})
+    open_threads(sb, general.data, 1, "last-", 11)  # the server is at 1,000 again
+    with pytest.raises(DiscordError) as refused:
+        await ana.send(first["id"], "hello?")
+    assert refused.value.code == 160006
+    assert first["thread_metadata"]["archived"]
+    # Another one archived: now it comes back.
+    sb.server.update_channel(sb.guild, sb.guild.active_threads()[-1], {"archived": True})
+    await ana.send(first["id"], "hello again")
+    assert not first["thread_metadata"]["archived"]
