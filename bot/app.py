@@ -221,7 +221,9 @@ async def create_bot(
     clock = clock or Clock()
     db = db or Database(settings.database.url)
     timers = TimerScheduler(db, clock)
-    bot = HackBot(settings, db, clock, timers)
+    outbox = Outbox(db, clock)
+    outbox.learner.global_rate = float(settings.broadcasts.max_per_second)
+    bot = HackBot(settings, db, clock, timers, outbox)
     timers.bind(bot)
     return bot
 

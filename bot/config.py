@@ -601,9 +601,10 @@ class TimelineSettings:
 class BroadcastSettings:
     """[broadcasts]: how fast a message to many channels goes out."""
 
-    # Messages per second a fan-out may send (Discord allows 50 requests per second for
-    # the whole bot; interaction answers do not count; the rest is left for other work).
-    # 45 keeps a 1,500-space fan-out within 1.2x the 30 s the global limit allows.
+    # Writes per second the bot makes on its own, fan-outs included (the outbox's pace under
+    # Discord's global limit of 50 requests per second for the whole bot; interaction
+    # answers do not count; the rest is left for other work). 45 keeps a 1,500-space
+    # fan-out within 1.2x the 30 s the global limit allows.
     max_per_second: int = setting(45, min=1, max=45)
     # How often the organiser's progress message is edited, in seconds.
     progress_every_seconds: int = setting(2, min=1, max=60)

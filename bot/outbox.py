@@ -288,21 +288,6 @@ async def _thread_archive(http: HTTPClient, p: dict[str, Any]) -> None:
 MAX_ACTIVE_THREADS = 160006
 
 
-#: What to do once a write is done, in the transaction that records it: name -> handler.
-DoneHandler = Callable[
-    [AsyncSession, datetime, service.Claimed, dict[str, Any] | None], Awaitable[None]
-]
-DONE_HANDLERS: dict[str, DoneHandler] = {}
-
-
-def on_done(name: str) -> Callable[[DoneHandler], DoneHandler]:
-    def register(fn: DoneHandler) -> DoneHandler:
-        DONE_HANDLERS[name] = fn
-        return fn
-
-    return register
-
-
 class Permanent(Exception):
     """Discord refused a write for good."""
 
@@ -714,10 +699,7 @@ class Outbox:
                             plain.append(write.id)
                             continue
                         await service.complete(session, now, write.id, result)
-                        handler = DONE_HANDLERS.get(write.on_done or "")
-                        if handler is not None:
-                            async with session.begin_nested():
-                                await handler(session, now, write, result)
+                        await self._follow_up(session, now, write, result, None)
                         continue
                     retry, text, pause = classify(error)
                     if not retry:
@@ -725,6 +707,7 @@ class Outbox:
                             "outbox: %s #%d refused for good: %s", write.kind, write.id, text
                         )
                         await service.fail(session, now, write.id, text)
+                        await self._follow_up(session, now, write, None, text)
                         continue
                     when = await service.retry_later(session, now, write.id, write.attempts, text)
                     if when is None:
@@ -735,6 +718,7 @@ class Outbox:
                             write.attempts,
                             text,
                         )
+                        await self._follow_up(session, now, write, None, text)
                         continue
                     if pause is not None:
                         when = max(when, now)
@@ -759,6 +743,25 @@ class Outbox:
         self._wake.set()
         if not self._done:
             self._flushed.set()
+
+    @staticmethod
+    async def _follow_up(
+        session: AsyncSession,
+        now: datetime,
+        write: service.Claimed,
+        result: dict[str, Any] | None,
+        error: str | None,
+    ) -> None:
+        """The handler the write names, in a savepoint: one that fails is logged and the
+        others of the batch are still recorded."""
+        handler = service.DONE_HANDLERS.get(write.on_done or "")
+        if handler is None:
+            return
+        try:
+            async with session.begin_nested():
+                await handler(session, now, write, result, error)
+        except Exception:
+            log.exception("outbox: the %s handler of #%d failed", write.on_done, write.id)
 
     async def idle(self, within: float = 30.0) -> bool:
         """Wait until nothing is waiting or in flight (tests, the demo)."""

@@ -1,9 +1,10 @@
-"""/admin broadcast, and the delivery engine every fan-out of the bot goes through.
+"""/admin broadcast, and the runner every fan-out of the bot goes through.
 
-The engine (:class:`Runner`) delivers stored broadcasts (bot.services.broadcasts)
-with a Discord :class:`DiscordSender`, paced under the global rate limit, one
-task per broadcast; at start-up it resumes every broadcast a restart
-interrupted. Reminders and phase announcements (cogs/timeline) use it too.
+The runner (:class:`Runner`) hands a stored broadcast (bot.services.broadcasts) to the
+outbox, which sends it at Discord's pace after anything people are waiting for, and
+follows its figures for the organiser's progress message; at start-up it finishes every
+broadcast a restart interrupted. Reminders and phase announcements (cogs/timeline) use it
+too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -33,116 +34,84 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREVIEW_TIMEOUT_S = 600
-HISTORY_SLACK = timedelta(seconds=10)
-
-
-def allowed_mentions_for(mention: str | None) -> discord.AllowedMentions:
-    """Exactly what the destination should ping, nothing a message's text might add."""
-    if mention == "everyone":
-        return discord.AllowedMentions(everyone=True, users=False, roles=False, replied_user=False)
-    if mention and mention.startswith("role:"):
-        role = discord.Object(id=int(mention.split(":", 1)[1]))
-        return discord.AllowedMentions(
-            everyone=False, users=False, roles=[role], replied_user=False
-        )
-    return discord.AllowedMentions.none()
 
 
 def build_embed(title: str | None, body: str | None, footer: str | None) -> discord.Embed | None:
+    """The preview's embed, as each destination will show it."""
     if not title and not body:
         return None
-    embed = discord.Embed(title=title, description=body, colour=discord.Colour.gold())
+    embed = discord.Embed(title=title, description=body, colour=service.GOLD)
     if footer:
         embed.set_footer(text=footer)
     return embed
 
 
-class DiscordSender:
-    """Posts a broadcast's messages; tells permanent refusals from passing trouble."""
+#: How often a running fan-out's figures are read for its progress (seconds).
+POLL_S = 0.25
 
-    def __init__(self, bot: HackBot) -> None:
-        self.bot = bot
-
-    async def send(self, message: service.Outgoing) -> int:
-        channel = self.bot.get_partial_messageable(message.channel_id, guild_id=self.bot.guild_id)
-        try:
-            sent = await channel.send(
-                message.content or None,
-                embed=build_embed(message.title, message.body, message.footer),
-                allowed_mentions=allowed_mentions_for(message.mention),
-            )
-        except (discord.Forbidden, discord.NotFound) as exc:
-            raise service.DeliveryError(
-                f"{exc.status} {exc.code}: {exc.text}", permanent=True
-            ) from exc
-        except discord.HTTPException as exc:
-            permanent = 400 <= exc.status < 500 and exc.status != 429
-            raise service.DeliveryError(
-                f"{exc.status} {exc.code}: {exc.text}", permanent=permanent
-            ) from exc
-        except (TimeoutError, OSError) as exc:
-            raise service.DeliveryError(type(exc).__name__, permanent=False) from exc
-        return sent.id
-
-    async def find_sent(self, message: service.Outgoing, since: datetime) -> int | None:
-        channel = self.bot.get_partial_messageable(message.channel_id, guild_id=self.bot.guild_id)
-        after = discord.Object(id=discord.utils.time_snowflake(since - HISTORY_SLACK))
-        me = self.bot.user.id if self.bot.user else None
-        try:
-            async for posted in channel.history(limit=50, after=after):
-                if posted.author.id != me or posted.content != (message.content or ""):
-                    continue
-                embed = posted.embeds[0] if posted.embeds else None
-                if (embed.title if embed else None) == message.title and (
-                    embed.description if embed else None
-                ) == message.body:
-                    return posted.id
-        except discord.HTTPException as exc:
-            raise service.DeliveryError(f"{exc.status}: {exc.text}", permanent=True) from exc
-        return None
+OnProgress = Callable[[service.Report], Awaitable[None]]
 
 
 class Runner:
-    """Runs fan-outs: one task per broadcast, a pace shared by all of them."""
+    """Runs fan-outs: hands a broadcast's destinations to the outbox (which sends them at
+    Discord's pace, after what people wait for) and follows its figures until every
+    destination has its outcome; one task per broadcast."""
 
     def __init__(self, bot: HackBot) -> None:
         self.bot = bot
-        self.sender = DiscordSender(bot)
-        per_second = bot.settings.broadcasts.max_per_second
-        self.pacer = service.Pacer(per_second)
-        # Enough sends in flight to keep the pace when each takes a while (Discord's
-        # latency, a slow database): 4 in flight cap 50 ms sends at 80/s but 150 ms
-        # ones at 26/s.
-        self.concurrency = service.concurrency_for(per_second)
         self.tasks: dict[int, asyncio.Task[service.Report]] = {}
 
     def start(
-        self, broadcast_id: int, on_progress: service.Progress | None = None
+        self, broadcast_id: int, on_progress: OnProgress | None = None
     ) -> asyncio.Task[service.Report]:
         task = self.tasks.get(broadcast_id)
         if task is not None and not task.done():
             return task
         task = asyncio.create_task(
-            service.deliver(
-                self.bot.db,
-                self.bot.clock,
-                broadcast_id,
-                self.sender,
-                self.pacer,
-                on_progress=on_progress,
-                concurrency=self.concurrency,
-                stopped=self.bot.is_closed,
-            ),
-            name=f"hackbot-broadcast-{broadcast_id}",
+            self._run(broadcast_id, on_progress), name=f"hackbot-broadcast-{broadcast_id}"
         )
         self.tasks[broadcast_id] = task
         task.add_done_callback(lambda _t: self.tasks.pop(broadcast_id, None))
         return task
 
-    async def run(
-        self, broadcast_id: int, on_progress: service.Progress | None = None
-    ) -> service.Report:
+    async def run(self, broadcast_id: int, on_progress: OnProgress | None = None) -> service.Report:
         return await self.start(broadcast_id, on_progress)
+
+    async def _run(self, broadcast_id: int, on_progress: OnProgress | None) -> service.Report:
+        db, clock = self.bot.db, self.bot.clock
+        async with db.begin() as session:
+            queued = await service.queue(session, clock.now(), broadcast_id)
+        if queued:
+            log.info("broadcast %s: %d destinations handed to the outbox", broadcast_id, queued)
+        last: service.Report | None = None
+        while True:
+            async with db.read() as session:
+                current = await service.report(session, broadcast_id)
+            if current.finished:
+                break
+            if on_progress is not None and current != last:
+                last = current
+                await self._tell(on_progress, current)
+            await asyncio.sleep(POLL_S)
+        async with db.begin() as session:
+            final = await service.finish(session, clock.now(), broadcast_id)
+        if on_progress is not None:
+            await self._tell(on_progress, final)
+        log.info(
+            "broadcast %s: %d sent, %d failed of %d",
+            broadcast_id,
+            final.sent,
+            final.failed,
+            final.total,
+        )
+        return final
+
+    @staticmethod
+    async def _tell(on_progress: OnProgress, report: service.Report) -> None:
+        try:
+            await on_progress(report)
+        except Exception:
+            log.exception("broadcast %s: progress callback failed", report.broadcast_id)
 
     async def stop(self) -> None:
         tasks = list(self.tasks.values())

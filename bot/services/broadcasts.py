@@ -1,53 +1,42 @@
 """Broadcasts: one message to many destinations, stored first, delivered once, resumable.
 
 A broadcast is created with its destinations (one :class:`~bot.models.Delivery`
-row each) in one transaction; :func:`deliver` then works through the rows:
-
-1. the row is **claimed** (``pending`` → ``sending``, committed) just before the
-   message goes out, and **confirmed** (``sent`` + message id) just after;
-2. a row found ``sending`` when a fan-out resumes (the bot died between the
-   two) is checked against the channel (:meth:`Sender.find_sent`) instead of
-   being sent again;
-3. permanent refusals (the channel is gone, the bot may not post there) mark
-   the row ``failed``; transient errors are retried a few times.
-
-So a restart in the middle of a fan-out resumes where it stopped and no
-destination gets the message twice. Sending is paced (:class:`Pacer`, real
-time) well under Discord's global limit of 50 requests per second.
+row each) in one transaction; :func:`queue` then hands every pending destination to the
+outbox (:mod:`bot.services.outbox`), in one transaction too: one message write each, in
+the broadcast's batch, at bulk priority. The outbox sends them at the pace Discord allows,
+after anything a person is waiting for, and records each outcome on its delivery row
+(``sent`` with the message id, or ``failed`` with Discord's refusal) in the transaction
+that records the write. A restart in the middle of a fan-out resumes where it stopped and
+no destination gets the message twice (the outbox repeats a cut send with its nonce).
 
 Targets (who a broadcast goes to) are a small registry: ``register_target(key,
 resolver)``; a resolver turns a :class:`TargetContext` into destinations. The
 built-in ones are everyone, participants, mentors, judges and one challenge;
 features register theirs (teams, teams without a submission) the same way.
 
-Nothing here imports discord: the cog supplies the :class:`Sender`.
+Nothing here imports discord.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
 from bot.config import Settings
-from bot.db import Database
 from bot.errors import InvalidInput, NotFound
 from bot.models import AuditEntry, Broadcast, Challenge, Delivery
+from bot.models.outbox import Priority
+from bot.services import outbox
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
-RETRY_PAUSE_S = 1.0
 TITLE_MAX = 256
 BODY_MAX = 4000
 
@@ -340,262 +329,112 @@ async def report(session: AsyncSession, broadcast_id: int) -> Report:
 
 
 # --------------------------------------------------------------------------
-# Delivering
+# Delivering: through the outbox
+
+#: The outbox handler that records a destination's outcome.
+DELIVERED = "broadcast.delivered"
+#: Discord's "gold", the colour of broadcast embeds.
+GOLD = 0xF1C40F
 
 
-async def _report(db: Database, broadcast_id: int) -> Report:
-    async with db.read() as session:
-        return await report(session, broadcast_id)
+def mentions_for(mention: str | None) -> dict[str, Any]:
+    """Exactly what the destination should ping (Discord's allowed_mentions), nothing a
+    message's text might add."""
+    if mention == "everyone":
+        return {"parse": ["everyone"]}
+    if mention and mention.startswith("role:"):
+        return {"parse": [], "roles": [mention.split(":", 1)[1]]}
+    return {"parse": []}
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """One destination's message: the text (mention first) and an optional embed."""
-
-    channel_id: int
-    content: str
-    title: str | None
-    body: str | None
-    footer: str | None
-    mention: str | None  # what may ping: "role:<id>", "everyone" or None
-
-
-def render(broadcast: Broadcast, delivery: Delivery) -> Outgoing:
+def render(broadcast: Broadcast, delivery: Delivery) -> outbox.Write:
+    """One destination's message (mention first, then the text, and an embed), as an
+    outbox write of the broadcast's batch."""
     prefix = ""
     if delivery.mention == "everyone":
         prefix = "@everyone"
     elif delivery.mention and delivery.mention.startswith("role:"):
         prefix = f"<@&{delivery.mention.split(':', 1)[1]}>"
     content = " ".join(part for part in (prefix, broadcast.content) if part)
-    return Outgoing(
+    embeds: list[dict[str, Any]] = []
+    if broadcast.title or broadcast.body:
+        embed: dict[str, Any] = {"color": GOLD}
+        if broadcast.title:
+            embed["title"] = broadcast.title
+        if broadcast.body:
+            embed["description"] = broadcast.body
+        if broadcast.footer:
+            embed["footer"] = {"text": broadcast.footer}
+        embeds.append(embed)
+    return outbox.message_send(
         delivery.channel_id,
-        content,
-        broadcast.title,
-        broadcast.body,
-        broadcast.footer,
-        delivery.mention,
+        content=content or None,
+        embeds=embeds,
+        mentions=mentions_for(delivery.mention),
+        priority=Priority.BULK,
+        batch=f"broadcast:{broadcast.id}",
+        on_done=DELIVERED,
+        ref={"delivery_id": delivery.id},
     )
 
 
-class DeliveryError(Exception):
-    """A destination refused the message; ``permanent`` ones are not retried."""
-
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-
-
-class Sender(Protocol):
-    async def send(self, message: Outgoing) -> int:
-        """Post the message; return its id or raise :class:`DeliveryError`."""
-
-    async def find_sent(self, message: Outgoing, since: datetime) -> int | None:
-        """The id of this message if it was already posted at or after ``since``."""
-
-
-class Pacer:
-    """Spaces sends evenly at ``per_second`` (real time, shared by every fan-out of the bot)."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        # A slot is granted only when it is really due, measured when granting: senders that
-        # wake up late (a busy event loop) never go out in a burst to catch up.
-        while True:
-            async with self._lock:
-                now = time.monotonic()
-                if now >= self._next:
-                    self._next = now + self.interval
-                    return
-                wait = self._next - now
-            await asyncio.sleep(wait)
-
-
-Progress = Callable[[Report], Awaitable[None]]
-
-#: How long one delivery may take (claim, send with Discord's latency, confirm) before
-#: the sends in flight can no longer keep the pace.
-SEND_BUDGET_S = 0.5
-
-
-def concurrency_for(per_second: float) -> int:
-    """Sends in flight a fan-out needs to keep ``per_second`` when each takes up to
-    :data:`SEND_BUDGET_S` (at least 4; the pacer, not this, bounds the rate)."""
-    return max(4, math.ceil(per_second * SEND_BUDGET_S))
-
-
-async def deliver(
-    db: Database,
-    clock: Clock,
-    broadcast_id: int,
-    sender: Sender,
-    pacer: Pacer,
-    *,
-    on_progress: Progress | None = None,
-    concurrency: int = 4,
-    stopped: Callable[[], bool] = lambda: False,
-) -> Report:
-    """Deliver every pending destination of a broadcast; safe to call again after a crash.
-
-    ``stopped()`` turning true (the bot is shutting down) ends the run early:
-    what was not claimed stays pending, what was being sent stays ``sending``
-    (checked against the channel when the fan-out resumes).
-    """
-    async with db.begin() as session:
-        broadcast = await session.get(Broadcast, broadcast_id)
-        if broadcast is None:
-            raise NotFound("broadcast.unknown")
-        if broadcast.status in ("done", "cancelled"):
-            return await report(session, broadcast_id)
-        broadcast.status = "running"
-        uncertain = (
-            await session.scalars(
-                select(Delivery).where(
-                    Delivery.broadcast_id == broadcast_id, Delivery.status == "sending"
-                )
-            )
-        ).all()
-        session.expunge_all()
-    # The bot died between claiming these and recording the result: look before resending.
-    for delivery in uncertain:
-        message = render(broadcast, delivery)
-        since = delivery.claimed_at or broadcast.created_at
-        try:
-            found = await sender.find_sent(message, since)
-        except DeliveryError:
-            found = None
-        async with db.begin() as session:
-            if found is not None:
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == delivery.id)
-                    .values(status="sent", message_id=found, sent_at=clock.now())
-                )
-                log.info(
-                    "broadcast %s: channel %s already had it", broadcast_id, delivery.channel_id
-                )
-            else:
-                await session.execute(
-                    update(Delivery).where(Delivery.id == delivery.id).values(status="pending")
-                )
-
-    async with db.read() as session:
-        ids = list(
-            (
-                await session.scalars(
-                    select(Delivery.id)
-                    .where(Delivery.broadcast_id == broadcast_id, Delivery.status == "pending")
-                    .order_by(Delivery.position, Delivery.id)
-                )
-            ).all()
+async def queue(session: AsyncSession, now: datetime, broadcast_id: int) -> int:
+    """Hand every pending destination of a broadcast to the outbox, in this transaction;
+    how many. Safe to call again (after a restart): a destination handed over is
+    ``sending`` until the outbox records its outcome, and is never handed over twice."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        raise NotFound("broadcast.unknown")
+    if broadcast.status in ("done", "cancelled"):
+        return 0
+    broadcast.status = "running"
+    pending = (
+        await session.scalars(
+            select(Delivery)
+            .where(Delivery.broadcast_id == broadcast_id, Delivery.status == "pending")
+            .order_by(Delivery.position, Delivery.id)
         )
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for delivery_id in ids:
-        queue.put_nowait(delivery_id)
-    progress_lock = asyncio.Lock()
-
-    async def tell() -> None:
-        if on_progress is None:
-            return
-        async with progress_lock:
-            async with db.read() as session:
-                current = await report(session, broadcast_id)
-            try:
-                await on_progress(current)
-            except Exception:
-                log.exception("broadcast %s: progress callback failed", broadcast_id)
-
-    async def one(delivery_id: int) -> None:
-        await pacer.wait()
-        if stopped():
-            return
-        async with db.begin() as session:
-            claimed = await session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.status == "pending")
-                .values(status="sending", attempts=Delivery.attempts + 1, claimed_at=clock.now())
-            )
-            if not claimed.rowcount:
-                return  # someone else has it
-            delivery = await session.get(Delivery, delivery_id)
-            assert delivery is not None
-            attempts = delivery.attempts
-            message = render(broadcast, delivery)
-        try:
-            message_id = await sender.send(message)
-        except Exception as exc:
-            if stopped() or not isinstance(exc, DeliveryError):
-                # Shutting down (or an unexpected failure): leave the row "sending" for
-                # the resumed run to check, rather than guess whether it went out.
-                if not stopped():
-                    log.exception("broadcast %s: unexpected error", broadcast_id)
-                return
-
-            retry = not exc.permanent and attempts < MAX_ATTEMPTS
-            async with db.begin() as session:
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == delivery_id)
-                    .values(status="pending" if retry else "failed", error=exc.reason[:300])
-                )
-            log.warning(
-                "broadcast %s: channel %s refused (%s)%s",
-                broadcast_id,
-                message.channel_id,
-                exc.reason,
-                ", will retry" if retry else "",
-            )
-            if retry:
-                await asyncio.sleep(RETRY_PAUSE_S)
-                queue.put_nowait(delivery_id)
-            else:
-                await tell()
-            return
-        async with db.begin() as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id)
-                .values(status="sent", message_id=message_id, sent_at=clock.now(), error=None)
-            )
-        await tell()
-
-    async def worker() -> None:
-        while not stopped():
-            try:
-                delivery_id = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await one(delivery_id)
-
-    while not queue.empty() and not stopped():
-        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
-    if stopped():
-        log.info("broadcast %s interrupted by shutdown; it resumes at the next start", broadcast_id)
-        return await _report(db, broadcast_id)
-
-    async with db.begin() as session:
-        final = await report(session, broadcast_id)
-        if final.finished:
-            await session.execute(
-                update(Broadcast)
-                .where(Broadcast.id == broadcast_id)
-                .values(status="done", finished_at=clock.now())
-            )
-    if on_progress is not None:
-        try:
-            await on_progress(final)
-        except Exception:
-            log.exception("broadcast %s: progress callback failed", broadcast_id)
-    log.info(
-        "broadcast %s (%s): %d sent, %d failed of %d",
-        broadcast_id,
-        broadcast.kind,
-        final.sent,
-        final.failed,
-        final.total,
+    ).all()
+    if not pending:
+        return 0
+    await outbox.enqueue_many(session, now, [render(broadcast, d) for d in pending])
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_([d.id for d in pending]))
+        .values(status="sending", attempts=Delivery.attempts + 1, claimed_at=now)
     )
+    return len(pending)
+
+
+@outbox.on_done(DELIVERED)
+async def _delivered(
+    session: AsyncSession,
+    now: datetime,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    delivery_id = int(write.payload["ref"]["delivery_id"])
+    if error is None:
+        values: dict[str, Any] = {
+            "status": "sent",
+            "message_id": (result or {}).get("message_id"),
+            "sent_at": now,
+            "error": None,
+        }
+    else:
+        values = {"status": "failed", "error": error[:300]}
+        log.warning("broadcast delivery %s refused: %s", delivery_id, error)
+    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+async def finish(session: AsyncSession, now: datetime, broadcast_id: int) -> Report:
+    """The broadcast's figures; marked done once every destination has its outcome."""
+    final = await report(session, broadcast_id)
+    if final.finished:
+        await session.execute(
+            update(Broadcast)
+            .where(Broadcast.id == broadcast_id, Broadcast.status != "done")
+            .values(status="done", finished_at=now)
+        )
     return final

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -380,6 +380,30 @@ async def _cancel(session: AsyncSession, now: datetime, ids: list[int]) -> None:
         .where(OutboxWrite.id.in_(ids), OutboxWrite.status == WriteStatus.PENDING.value)
         .values(status=WriteStatus.CANCELLED.value, done_at=now)
     )
+
+
+# --------------------------------------------------------------------------
+# What follows a write: handlers named by ``Write.on_done``
+
+
+#: ``handler(session, now, write, result, error)``, run in the transaction that records the
+#: write as done (``error`` None, ``result`` what Discord answered, e.g. a message id) or as
+#: refused for good (``error`` says why). Pure database work: a feature records the outcome
+#: (a delivery sent, a post's id) or stores the writes that come next.
+DoneHandler = Callable[
+    [AsyncSession, datetime, "Claimed", dict[str, Any] | None, str | None], Awaitable[None]
+]
+DONE_HANDLERS: dict[str, DoneHandler] = {}
+
+
+def on_done(name: str) -> Callable[[DoneHandler], DoneHandler]:
+    """Register the handler a write names in ``on_done``."""
+
+    def register(handler: DoneHandler) -> DoneHandler:
+        DONE_HANDLERS[name] = handler
+        return handler
+
+    return register
 
 
 # --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The fan-out engine on a real database with a recording sender: once per destination,
-resumable, retries, permanent refusals, dedupe, targets."""
+"""Broadcasts on a real database: each destination handed to the outbox once, with its own
+mention; outcomes recorded; dedupe; targets."""
 
 from __future__ import annotations
 
@@ -8,31 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.clock import Clock
 from bot.config import settings_from_dict
 from bot.errors import InvalidInput, NotFound
 from bot.models import Broadcast, Challenge, Delivery
+from bot.models.outbox import OutboxWrite, Priority
 from bot.services import broadcasts as service
+from bot.services import outbox
 
 NOW = datetime(2026, 10, 9, 16, 0, tzinfo=UTC)
-
-
-class Recorder:
-    def __init__(self, fail: dict[int, list[bool]] | None = None, already: set[int] | None = None):
-        self.sent: list[service.Outgoing] = []
-        self.fail = fail or {}  # channel → list of "permanent?" for the next attempts
-        self.already = already or set()
-
-    async def send(self, message: service.Outgoing) -> int:
-        plan = self.fail.get(message.channel_id)
-        if plan:
-            permanent = plan.pop(0)
-            raise service.DeliveryError("refused", permanent=permanent)
-        self.sent.append(message)
-        return 1000 + len(self.sent)
-
-    async def find_sent(self, message: service.Outgoing, since: datetime) -> int | None:
-        return 999 if message.channel_id in self.already else None
 
 
 async def make(db, channels: list[int], **kwargs) -> int:
@@ -51,63 +34,78 @@ async def make(db, channels: list[int], **kwargs) -> int:
         return broadcast.id
 
 
-async def test_every_destination_gets_it_once_with_its_own_mention(db):
-    broadcast_id = await make(db, [1, 2, 3])
-    sender = Recorder()
-    progress: list[service.Report] = []
-
-    async def on_progress(report):
-        progress.append(report)
-
-    report = await service.deliver(
-        db, Clock(), broadcast_id, sender, service.Pacer(1000), on_progress=on_progress
-    )
-    assert (report.total, report.sent, report.failed) == (3, 3, 0)
-    assert sorted(m.channel_id for m in sender.sent) == [1, 2, 3]
-    first = next(m for m in sender.sent if m.channel_id == 1)
-    assert first.content == "<@&55>" and first.mention == "role:55"
-    assert progress[-1].finished
-    again = await service.deliver(db, Clock(), broadcast_id, sender, service.Pacer(1000))
-    assert again.sent == 3 and len(sender.sent) == 3  # done: nothing sent twice
+async def outbox_writes(db, broadcast_id: int) -> list[OutboxWrite]:
+    async with db.read() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(OutboxWrite)
+                    .where(OutboxWrite.batch == f"broadcast:{broadcast_id}")
+                    .order_by(OutboxWrite.id)
+                )
+            ).all()
+        )
 
 
-async def test_a_resumed_fan_out_checks_uncertain_rows_instead_of_resending(db):
-    broadcast_id = await make(db, [1, 2, 3, 4])
+async def carry_out(db, write: OutboxWrite, result=None, error=None) -> None:
+    """What the outbox does once Discord answered: record the write, run its handler."""
     async with db.begin() as session:
-        rows = (await session.scalars(select(Delivery).order_by(Delivery.channel_id))).all()
-        rows[0].status, rows[0].message_id = "sent", 77  # delivered before the crash
-        rows[1].status = "sending"  # claimed, went out, not confirmed
-        rows[2].status = "sending"  # claimed, never went out
-        (await session.get(Broadcast, broadcast_id)).status = "running"
-    sender = Recorder(already={2})
-    report = await service.deliver(db, Clock(), broadcast_id, sender, service.Pacer(1000))
-    assert report.sent == 4
-    assert sorted(m.channel_id for m in sender.sent) == [3, 4]
+        (claimed,) = await outbox.claim(session, NOW, [write.id])
+        handler = outbox.DONE_HANDLERS[claimed.on_done]
+        await handler(session, NOW, claimed, result, error)
 
 
-async def test_transient_errors_are_retried_and_permanent_ones_reported(db, monkeypatch):
-    monkeypatch.setattr(service, "RETRY_PAUSE_S", 0)
+async def test_every_destination_is_handed_to_the_outbox_once_with_its_own_mention(db):
     broadcast_id = await make(db, [1, 2, 3])
-    sender = Recorder(fail={2: [False, False], 3: [True]})
-    report = await service.deliver(db, Clock(), broadcast_id, sender, service.Pacer(1000))
-    assert (report.sent, report.failed) == (2, 1)
+    async with db.begin() as session:
+        assert await service.queue(session, NOW, broadcast_id) == 3
+    async with db.begin() as session:
+        assert await service.queue(session, NOW, broadcast_id) == 0  # never twice
+    writes = await outbox_writes(db, broadcast_id)
+    assert [w.payload["channel_id"] for w in writes] == [1, 2, 3]
+    assert {w.priority for w in writes} == {Priority.BULK}
+    first = writes[0].payload
+    assert first["content"] == "<@&55>"
+    assert first["allowed_mentions"] == {"parse": [], "roles": ["55"]}
+    assert first["embeds"] == [{"color": service.GOLD, "title": "Title", "description": "Body"}]
+    assert writes[1].payload["allowed_mentions"] == {"parse": []}
+    assert "content" not in writes[1].payload
     async with db.read() as session:
-        failed = await session.scalar(select(Delivery).where(Delivery.channel_id == 3))
-        broadcast = await session.get(Broadcast, broadcast_id)
-    assert failed.status == "failed" and failed.error == "refused"
-    assert broadcast.status == "done"
-
-
-async def test_stopping_leaves_the_rest_pending(db):
-    broadcast_id = await make(db, [1, 2, 3])
-    sender = Recorder()
-    report = await service.deliver(
-        db, Clock(), broadcast_id, sender, service.Pacer(1000), stopped=lambda: True
-    )
-    assert report.sent == 0 and sender.sent == []
-    async with db.read() as session:
+        report = await service.report(session, broadcast_id)
         assert (await session.get(Broadcast, broadcast_id)).status == "running"
         assert await service.unfinished(session) == [broadcast_id]
+    assert (report.total, report.sent, report.failed, report.finished) == (3, 0, 0, False)
+
+
+async def test_outcomes_are_recorded_and_the_broadcast_finishes(db):
+    broadcast_id = await make(db, [1, 2, 3])
+    async with db.begin() as session:
+        await service.queue(session, NOW, broadcast_id)
+    one, two, three = await outbox_writes(db, broadcast_id)
+    await carry_out(db, one, {"message_id": 501})
+    await carry_out(db, two, {"message_id": 502})
+    async with db.begin() as session:
+        assert not (await service.finish(session, NOW, broadcast_id)).finished
+    await carry_out(db, three, error="403 50001: Missing Access")
+    async with db.begin() as session:
+        final = await service.finish(session, NOW, broadcast_id)
+    assert (final.sent, final.failed, final.finished) == (2, 1, True)
+    async with db.read() as session:
+        rows = {d.channel_id: d for d in (await session.scalars(select(Delivery))).all()}
+        broadcast = await session.get(Broadcast, broadcast_id)
+    assert rows[1].message_id == 501 and rows[1].status == "sent"
+    assert rows[3].status == "failed" and rows[3].error == "403 50001: Missing Access"
+    assert broadcast.status == "done" and broadcast.finished_at == NOW
+
+
+async def test_a_finished_or_cancelled_broadcast_is_not_handed_over(db):
+    broadcast_id = await make(db, [1])
+    async with db.begin() as session:
+        (await session.get(Broadcast, broadcast_id)).status = "cancelled"
+    async with db.begin() as session:
+        assert await service.queue(session, NOW, broadcast_id) == 0
+        with pytest.raises(NotFound):
+            await service.queue(session, NOW, 999)
 
 
 async def test_a_dedupe_key_makes_one_broadcast(db):
@@ -147,20 +145,6 @@ async def test_targets_resolve_and_explain_what_is_missing(db, tmp_path):
         with pytest.raises(InvalidInput):
             await service.resolve("everyone", ctx(announcements=None))
         assert [c.name for c in await service.challenge_choices(session, "")] == ["A"]
-
-
-def test_pacer_spaces_sends():
-    import asyncio
-    import time
-
-    async def run():
-        pacer = service.Pacer(50)
-        started = time.monotonic()
-        for _ in range(11):
-            await pacer.wait()
-        return time.monotonic() - started
-
-    assert asyncio.run(run()) >= 0.19  # 10 intervals of 20 ms
 
 
 async def test_the_teams_target_reaches_every_active_team_space(db, tmp_path):
