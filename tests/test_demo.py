@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,25 @@ async def test_demo_runs_and_reads_well_in_french(openapi_validator):
     assert "0 délai(s) de 3 secondes dépassé(s)" in text
     assert "<t:" not in text and "</" not in text  # Discord markup is rendered for the terminal
     assert "Démo terminée : tout ce que Discord a reçu était valide." in text
+    # A registration rush: everyone answered at once and told when their role comes; the
+    # roles follow at Discord's pace (compressed, and the narration says so); all arrive.
+    rush = text[text.index("3. Une vague d'inscriptions") : text.index("\n4. ")]
+    assert "40 autres personnes tapent /inscription" in rush
+    assert re.search(
+        r"│ (Votre accès aux salons des participants arrive|Your access to the participant channels arrives) ",
+        rush,
+    ), rush
+    assert "Discord ne laisse un bot changer qu'environ 10 rôles toutes les 10 secondes" in rush
+    assert "Ici, le temps est accéléré ×10" in rush
+    measured = re.search(
+        r"le dernier rôle est arrivé (\d+),(\d) s plus tard \(on avait annoncé à .+ « (.+) »\)",
+        rush,
+    )
+    assert measured, rush
+    assert float(f"{measured[1]}.{measured[2]}") < 15
+    assert measured[3] in ("dans quelques secondes", "in a few seconds")
+    assert "40 sur 40 ont maintenant le rôle Participant." in rush
+    assert "la dernière personne lirait que son accès arrive « dans environ 5 min »" in rush
     # The timeline scene: reminders once each, the extension, the phase change, a broadcast.
     assert "▶ Camille tape /programme" in text
     assert text.count("⏰ Échéance dans 1 heure") == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import median
 from typing import TYPE_CHECKING, Any
@@ -130,17 +130,27 @@ class Demo:
 
         self.say("demo.time_passes", amount=duration(timedelta(**delta).total_seconds(), self.lang))
 
+    async def advance_to(self, moment: datetime, told: timedelta) -> None:
+        """Move the clock to ``moment`` exactly, narrated as ``told`` later: the real seconds
+        the demo has taken so far (the clock runs between jumps) do not shift the story."""
+        from bot.transcript import duration
+
+        jump = max(0.0, (moment - self.sb.clock.now()).total_seconds())
+        await self.sb.advance(seconds=jump)
+        self.say("demo.time_passes", amount=duration(told.total_seconds(), self.lang))
+
 
 Scene = Callable[[Demo], Awaitable[None]]
 
 
 def scenes() -> list[Scene]:
     """The story, in order. A feature adds its module in ``bot/demo/`` and one line here."""
-    from bot.demo import challenges, foundation, help, submissions, teams, timeline
+    from bot.demo import challenges, foundation, help, rush, submissions, teams, timeline
 
     return [
         foundation.scene_setup,
         teams.scene_register,
+        rush.scene_rush,
         foundation.scene_about,
         timeline.scene_timeline,
         challenges.scene_funnel,
@@ -153,11 +163,14 @@ def scenes() -> list[Scene]:
 async def run_demo(
     lang: str = "en", out: Callable[[str], None] = print, verbose: bool = False
 ) -> int:
+    from bot.demo.rush import rate_limits
     from sandbox import Sandbox
 
     with tempfile.TemporaryDirectory(prefix="hackbot-demo-") as tmp:
         out(t("demo.starting", lang))
-        async with Sandbox.start(config=demo_config(utcnow()), tmp_path=Path(tmp)) as sb:
+        async with Sandbox.start(
+            config=demo_config(utcnow()), tmp_path=Path(tmp), rate_limits=rate_limits()
+        ) as sb:
             demo = Demo(sb, lang, out)
             demo.people["nadia"] = await sb.add_member(
                 "Nadia", roles=[sb.settings.roles.organiser], locale="fr"

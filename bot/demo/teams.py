@@ -27,26 +27,22 @@ def _labels(reply: Reply) -> list[str]:
     return [c.get("label") for c in reply.modal["components"]]
 
 
-async def _fill_registration(
+def form_values(
     demo: Demo,
     member: SandboxMember,
+    form: Reply,
     *,
     types: list[str],
     languages: list[str],
     skills: str,
-    show: bool,
-) -> Reply:
-    """Open /register and fill the form as this member reads it (their language)."""
+) -> dict[str, object]:
+    """The registration form's answers, by label, as this member reads it (their language)."""
     from cogs.teams.cards import language_label, profile_type_label
 
     lang = "fr" if member.locale.startswith("fr") else "en"
-    form = await (demo.slash(member, "register") if show else member.slash("register"))
-    labels = _labels(form)
-    if show:
-        demo.say("demo.teams.form", who=member.display_name, fields=", ".join(labels))
-    values = dict(
+    return dict(
         zip(
-            labels,
+            _labels(form),
             [
                 member.display_name,
                 [profile_type_label(x, lang) for x in types],
@@ -57,7 +53,24 @@ async def _fill_registration(
             strict=True,
         )
     )
-    done = await form.submit(values)
+
+
+async def _fill_registration(
+    demo: Demo,
+    member: SandboxMember,
+    *,
+    types: list[str],
+    languages: list[str],
+    skills: str,
+    show: bool,
+) -> Reply:
+    """Open /register and fill the form as this member reads it (their language)."""
+    form = await (demo.slash(member, "register") if show else member.slash("register"))
+    if show:
+        demo.say("demo.teams.form", who=member.display_name, fields=", ".join(_labels(form)))
+    done = await form.submit(
+        form_values(demo, member, form, types=types, languages=languages, skills=skills)
+    )
     demo.interactions += 1
     if show:
         demo.show(member, done)

@@ -4,6 +4,7 @@ extends the deadline and broadcasts, and everything shows in #announcements."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,7 +66,12 @@ async def scene_timeline(demo: Demo) -> None:
 
     await demo.advance(hours=23, minutes=30)  # 1 hour before the new deadline
     feed.show()
-    await demo.advance(minutes=45)  # 15 minutes before
+    # 15 minutes before, to the second: the reminder reads "in 15 minutes" however long the
+    # demo took so far.
+    hacking = next(p for p in sb.settings.phases if p.key == "hacking")
+    assert hacking.end is not None
+    extended = hacking.end + timedelta(minutes=30)
+    await demo.advance_to(extended - timedelta(minutes=15, seconds=-1), told=timedelta(minutes=45))
     feed.show()
     await demo.advance(minutes=15)  # the deadline: hacking ends, judging starts
     feed.show()
