@@ -28,6 +28,7 @@ pace Discord allows, the most urgent first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import heapq
 import logging
@@ -82,6 +83,12 @@ DEFAULT_PACE: dict[str, tuple[int, float]] = {
 FALLBACK_PACE = (5, 1.0)
 
 _LANE: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_lane", default=None)
+#: Set once Discord has answered a write with success. discord.py may then hold the request
+#: until its bucket resets (up to the bucket's window) before it returns: the write is done
+#: on Discord, and the worker does not count it as busy meanwhile.
+_ANSWERED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "outbox_answered", default=None
+)
 
 
 # --------------------------------------------------------------------------
@@ -124,7 +131,11 @@ class RateLearner:
         _context: Any,
         params: aiohttp.TraceRequestEndParams,
     ) -> None:
-        self.observe(_LANE.get(), params.response.status, params.response.headers)
+        status = params.response.status
+        answered = _ANSWERED.get()
+        if answered is not None and 200 <= status < 300:
+            answered[0] = True
+        self.observe(_LANE.get(), status, params.response.headers)
 
     def observe(self, lane: str | None, status: int, headers: Any) -> None:
         now = time.monotonic()
@@ -209,9 +220,42 @@ async def _role_remove(http: HTTPClient, p: dict[str, Any]) -> None:
     await http.remove_role(p["guild_id"], p["user_id"], p["role_id"], reason=p.get("reason"))
 
 
+#: For a write a crash cut (found ``sending`` at start-up: it may have reached Discord),
+#: whether Discord already shows its effect, so that it is not sent a second time.
+AlreadyDone = Callable[["HTTPClient", dict[str, Any]], Awaitable[bool]]
+ALREADY_DONE: dict[str, AlreadyDone] = {}
+
+
+async def _member_roles(http: HTTPClient, p: dict[str, Any]) -> set[str] | None:
+    try:
+        member = await http.get_member(p["guild_id"], p["user_id"])
+    except discord.HTTPException:
+        return None  # the write itself meets the error (the member left...)
+    return {str(role) for role in member.get("roles") or []}
+
+
+async def _role_there(http: HTTPClient, p: dict[str, Any]) -> bool:
+    roles = await _member_roles(http, p)
+    return roles is not None and str(p["role_id"]) in roles
+
+
+async def _role_gone(http: HTTPClient, p: dict[str, Any]) -> bool:
+    roles = await _member_roles(http, p)
+    return roles is not None and str(p["role_id"]) not in roles
+
+
+# A role write is cheap to check (a GET, outside the member-role bucket) and the crash
+# window is wide: discord.py holds the last request of a spent bucket until the bucket
+# resets (up to 10 s for roles) before it returns, so the write is still ``sending`` here.
+ALREADY_DONE["role.add"] = _role_there
+ALREADY_DONE["role.remove"] = _role_gone
+
+
 @executor("message.send")
 async def _message_send(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
-    body = {k: p[k] for k in ("content", "embeds", "allowed_mentions", "nonce") if k in p}
+    body = {
+        k: p[k] for k in ("content", "embeds", "components", "allowed_mentions", "nonce") if k in p
+    }
     body["enforce_nonce"] = True
     route = Route("POST", "/channels/{channel_id}/messages", channel_id=p["channel_id"])
     data = await http.request(route, json=body)
@@ -276,6 +320,20 @@ async def _thread_add(http: HTTPClient, p: dict[str, Any]) -> None:
 @executor("thread.remove")
 async def _thread_remove(http: HTTPClient, p: dict[str, Any]) -> None:
     await _unarchived(http, p, lambda: http.remove_user_from_thread(p["thread_id"], p["user_id"]))
+
+
+@executor("thread.close")
+async def _thread_close(http: HTTPClient, p: dict[str, Any]) -> None:
+    body = {
+        "content": p["content"],
+        "allowed_mentions": {"parse": []},
+        "nonce": p["nonce"],
+        "enforce_nonce": True,
+    }
+    # A message brings an archived (unlocked) thread back; then archive and lock it.
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=p["thread_id"])
+    await http.request(route, json=body)
+    await http.edit_channel(p["thread_id"], archived=True, locked=True, reason=p.get("reason"))
 
 
 @executor("thread.archive")
@@ -378,6 +436,8 @@ class Outbox:
         self.sent = 0
         self.failed = 0
         self._waiters: dict[int, list[asyncio.Future[bool]]] = {}
+        self._answered: dict[int, list[bool]] = {}  # write id in flight -> Discord answered
+        self._claiming = False
         #: Called when Discord refuses a write because the server holds its limit of active
         #: threads (team spaces set it: they archive the idlest spaces); the write then
         #: goes again after a short pause.
@@ -457,13 +517,16 @@ class Outbox:
         return len(self._where)
 
     def busy(self) -> bool:
-        """Something is being sent, or could be sent within a few seconds."""
-        if self._tasks or self._done:
+        """Something is being sent (and Discord has not answered yet), or could be sent
+        within a few seconds."""
+        if self._claiming or self._done:
+            return True
+        if any(not answered[0] for answered in self._answered.values()):
             return True
         now = time.monotonic()
         if any(due - now < 5.0 for due, _, _ in self._delayed):
             return True
-        return any(len(lane) or lane.in_flight for lane in self._lanes.values())
+        return any(len(lane) for lane in self._lanes.values())
 
     def lane_eta(self, lane_key: str, ahead: int) -> float:
         """Seconds until ``ahead`` more writes of a lane are done, at its learned pace."""
@@ -517,10 +580,10 @@ class Outbox:
                 await asyncio.sleep(0)
                 continue
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._next_wake())
-            except TimeoutError:
-                pass
+            # (asyncio.timeout, not wait_for: wait_for makes a task each time round.)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._next_wake()):
+                    await self._wake.wait()
 
     def _next_wake(self) -> float:
         now = time.monotonic()
@@ -591,7 +654,11 @@ class Outbox:
         for _, _, lane in candidates[:room]:
             picked.append((lane.pop(), lane))
             lane.in_flight += 1
-        claimed = await self._claim([write_id for write_id, _ in picked])
+        self._claiming = True
+        try:
+            claimed = await self._claim([write_id for write_id, _ in picked])
+        finally:
+            self._claiming = False
         by_id = {c.id: c for c in claimed}
         for write_id, lane in picked:
             write = by_id.get(write_id)
@@ -640,20 +707,31 @@ class Outbox:
     async def _carry_out(self, write: service.Claimed, lane: Lane) -> None:
         http = self.http
         assert http is not None
-        token = _LANE.set(write.lane)
+        token: contextvars.Token[str | None] | None = None
         error: BaseException | None = None
         result: dict[str, Any] | None = None
+        answered = self._answered[write.id] = [False]
+        _ANSWERED.set(answered)  # this task's own context
         try:
             run = EXECUTORS.get(write.kind)
             if run is None:
                 raise Permanent(f"no executor for {write.kind}")
-            result = await run(http, write.payload)
+            check = ALREADY_DONE.get(write.kind) if write.resumed else None
+            # (Checked outside the lane: that request's bucket is not the lane's.)
+            if check is None or not await check(http, write.payload):
+                answered[0] = False  # the check's own answer is not the write's
+                token = _LANE.set(write.lane)
+                result = await run(http, write.payload)
+            else:
+                log.info("outbox: %s #%d was done before the restart", write.kind, write.id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             error = exc
         finally:
-            _LANE.reset(token)
+            if token is not None:
+                _LANE.reset(token)
+            self._answered.pop(write.id, None)
             lane.in_flight -= 1
             self._wake.set()
         if (

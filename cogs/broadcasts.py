@@ -27,6 +27,7 @@ from bot.interactions import OrganiserView, lang_of, organiser_only, report_erro
 from bot.localization import L
 from bot.models import Broadcast
 from bot.services import broadcasts as service
+from bot.services import outbox
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -266,10 +267,10 @@ class Broadcasts(commands.Cog):
         if channel is None:
             log.warning("no #%s channel to report to: %s", name, text)
             return
-        try:
-            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
-        except discord.HTTPException:
-            log.warning("could not post to #%s: %s", name, text)
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(
+                session, self.bot.clock.now(), outbox.message_send(channel.id, content=text)
+            )
 
     # -- targets ----------------------------------------------------------------------
 

@@ -8,16 +8,18 @@ modal holds five inputs and the first one is full). Confirm stores the version (
 deadline is judged at that moment); only then does the member read "submitted".
 
 After the commit, the gallery job (``hackbot-job:gallery``, a few workers) posts or
-updates the project's forum post in the gallery and the receipt in the team's space, at
-Discord's pace; what Discord or the database refused for a while is tried again later.
+updates the project's forum post in the gallery, at Discord's pace, and hands the receipt
+for the team's space to the outbox (stored with the version it confirms, sent once, the
+space brought back if it was archived); what Discord or the database refused for a while
+is tried again later.
 Gallery posts are forum threads: before one is made, the least recently updated posts are
 archived (still readable) so the gallery stays within ``gallery_active_posts`` and the
 server keeps headroom under its ~1,000 active threads (:mod:`bot.threads`, which also
 lets a team that needs a thread for its space have gallery posts archived). What the job
 has done is recorded per version
 (``gallery_version``/``receipt_version``), so after a restart it finishes what is missing
-and never posts twice: a post or receipt that Discord made just before a crash (the bot
-died before recording it) is looked for first and recorded, not posted again.
+and never posts twice: a post that Discord made just before a crash (the bot died before
+recording it) is looked for first and recorded, not posted again.
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, organiser_only, report_error, send
 from bot.localization import L
 from bot.models.challenges import Challenge
+from bot.models.outbox import Priority
 from bot.models.teams import Team
 from bot.scheduler import JOB_TASK_PREFIX
+from bot.services import outbox
 from bot.services import submissions as service
 from bot.services import teams as team_service
 
@@ -581,14 +585,13 @@ class Publisher:
             else:
                 done = False  # the receipt still goes out (without the link); the post later
         if receipt_behind:
-            delivered = True
-            if card.space_channel_id is not None:
-                if not (recovering and await self.find_receipt(card)):
-                    delivered = await self.receipt(card)
-            if delivered:
-                async with self.bot.db.begin() as session:
-                    await service.mark_receipt(session, submission_id, card.version)
-            done = done and delivered
+            # Stored with the version it confirms: the outbox posts it (bringing the space
+            # back if it was archived) and never twice.
+            receipt = self.receipt(card)
+            async with self.bot.db.begin() as session:
+                await service.mark_receipt(session, submission_id, card.version)
+                if receipt is not None:
+                    await outbox.enqueue(session, self.bot.clock.now(), receipt)
         if done:
             self.recovering.discard(submission_id)
         return done
@@ -619,24 +622,6 @@ class Publisher:
                     )
                     return thread.id
         return None
-
-    async def find_receipt(self, card: service.Card) -> bool:
-        """Whether the team's space already shows this version's receipt (sent just before a
-        crash)."""
-        channel = self.bot.get_partial_messageable(
-            card.space_channel_id,  # type: ignore[arg-type]
-            guild_id=self.bot.guild_id,
-        )
-        text = self.receipt_text(card)
-        me = self.bot.user.id if self.bot.user else None
-        after = discord.Object(id=discord.utils.time_snowflake(card.last_edit_at - FIND_SLACK))
-        try:
-            async for message in channel.history(limit=FIND_LIMIT, after=after):
-                if message.author.id == me and message.content == text:
-                    return True
-        except discord.HTTPException as error:
-            log.warning("could not look for the receipt of %s: %s", card.submission_id, error)
-        return False
 
     async def _refresh(self, submission_id: int) -> service.Card:
         async with self.bot.db.read() as session:
@@ -777,23 +762,19 @@ class Publisher:
         finally:
             self._reserved -= 1
 
-    async def receipt(self, card: service.Card) -> bool:
-        """Send the receipt; False when it may go through later (True: sent, or never will)."""
-        channel = self.bot.get_partial_messageable(
-            card.space_channel_id, guild_id=self.bot.guild_id
-        )  # type: ignore[arg-type]
-        lang = self.lang
-        embed = content_embed(card.content, lang, self.bot.settings, challenge=card.challenge_name)
-        text = self.receipt_text(card)
-        try:
-            await channel.send(text, embed=embed, allowed_mentions=discord.AllowedMentions.none())
-        except (discord.Forbidden, discord.NotFound) as error:
-            # The space is gone or closed to the bot: trying again would not help.
-            log.warning("receipt for submission %s not delivered: %s", card.submission_id, error)
-        except discord.HTTPException as error:
-            log.warning("receipt for submission %s not sent yet: %s", card.submission_id, error)
-            return False
-        return True
+    def receipt(self, card: service.Card) -> outbox.Write | None:
+        """The receipt in the team's space, as an outbox write (None: no space yet)."""
+        if card.space_channel_id is None:
+            return None
+        embed = content_embed(
+            card.content, self.lang, self.bot.settings, challenge=card.challenge_name
+        )
+        return outbox.message_send(
+            card.space_channel_id,
+            content=self.receipt_text(card),
+            embeds=[embed.to_dict()],
+            priority=Priority.NORMAL,
+        )
 
     def receipt_text(self, card: service.Card) -> str:
         lang = self.lang
@@ -819,12 +800,9 @@ class Publisher:
         channel = discord.utils.get(guild.text_channels, name=self.bot.settings.channels.organisers)
         if channel is None:
             return
-        try:
-            await channel.send(
-                t(key, self.lang, **params), allowed_mentions=discord.AllowedMentions.none()
-            )
-        except discord.HTTPException as error:
-            log.warning("organisers' notice %s not delivered: %s", key, error)
+        write = outbox.message_send(channel.id, content=t(key, self.lang, **params))
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(session, self.bot.clock.now(), write)
 
 
 # --------------------------------------------------------------------------

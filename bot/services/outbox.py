@@ -97,6 +97,25 @@ def role_lane(guild_id: int) -> str:
     return f"roles:{guild_id}"
 
 
+def _role(
+    kind: str,
+    guild_id: int,
+    user_id: int,
+    role_id: int,
+    reason: str | None,
+    priority: Priority,
+    batch: str | None,
+) -> Write:
+    return Write(
+        kind,
+        role_lane(guild_id),
+        {"guild_id": guild_id, "user_id": user_id, "role_id": role_id, "reason": reason},
+        priority,
+        coalesce_key=f"role:{guild_id}:{user_id}:{role_id}",
+        batch=batch,
+    )
+
+
 def role_add(
     guild_id: int,
     user_id: int,
@@ -106,14 +125,7 @@ def role_add(
     priority: Priority = Priority.NORMAL,
     batch: str | None = None,
 ) -> Write:
-    return Write(
-        "role.add",
-        role_lane(guild_id),
-        {"guild_id": guild_id, "user_id": user_id, "role_id": role_id, "reason": reason},
-        priority,
-        coalesce_key=f"role:{guild_id}:{user_id}:{role_id}",
-        batch=batch,
-    )
+    return _role("role.add", guild_id, user_id, role_id, reason, priority, batch)
 
 
 def role_remove(
@@ -125,14 +137,7 @@ def role_remove(
     priority: Priority = Priority.NORMAL,
     batch: str | None = None,
 ) -> Write:
-    return Write(
-        "role.remove",
-        role_lane(guild_id),
-        {"guild_id": guild_id, "user_id": user_id, "role_id": role_id, "reason": reason},
-        priority,
-        coalesce_key=f"role:{guild_id}:{user_id}:{role_id}",
-        batch=batch,
-    )
+    return _role("role.remove", guild_id, user_id, role_id, reason, priority, batch)
 
 
 def message_send(
@@ -140,6 +145,7 @@ def message_send(
     *,
     content: str | None = None,
     embeds: Sequence[dict[str, Any]] = (),
+    components: Sequence[dict[str, Any]] = (),
     mentions: dict[str, Any] | None = None,
     priority: Priority = Priority.NORMAL,
     batch: str | None = None,
@@ -158,6 +164,9 @@ def message_send(
         payload["content"] = content
     if embeds:
         payload["embeds"] = list(embeds)
+    if components:
+        # Buttons whose custom ids the bot recognises after a restart (dynamic items).
+        payload["components"] = list(components)
     if ref:
         payload["ref"] = ref
     return Write(
@@ -234,6 +243,18 @@ def overwrite_delete(
     )
 
 
+def _thread_member(
+    kind: str, thread_id: int, user_id: int, priority: Priority, archived: bool
+) -> Write:
+    return Write(
+        kind,
+        f"thread:{thread_id}",
+        {"thread_id": thread_id, "user_id": user_id, "unarchive": archived},
+        priority,
+        coalesce_key=f"thread:{thread_id}:{user_id}",
+    )
+
+
 def thread_add(
     thread_id: int,
     user_id: int,
@@ -243,13 +264,7 @@ def thread_add(
 ) -> Write:
     """Add someone to a thread. ``archived``: the thread is known to be archived, so it is
     brought back first (Discord refuses to add members to an archived thread)."""
-    return Write(
-        "thread.add",
-        f"thread:{thread_id}",
-        {"thread_id": thread_id, "user_id": user_id, "unarchive": archived},
-        priority,
-        coalesce_key=f"thread:{thread_id}:{user_id}",
-    )
+    return _thread_member("thread.add", thread_id, user_id, priority, archived)
 
 
 def thread_remove(
@@ -259,13 +274,7 @@ def thread_remove(
     priority: Priority = Priority.NORMAL,
     archived: bool = False,
 ) -> Write:
-    return Write(
-        "thread.remove",
-        f"thread:{thread_id}",
-        {"thread_id": thread_id, "user_id": user_id, "unarchive": archived},
-        priority,
-        coalesce_key=f"thread:{thread_id}:{user_id}",
-    )
+    return _thread_member("thread.remove", thread_id, user_id, priority, archived)
 
 
 def thread_archive(
@@ -278,6 +287,25 @@ def thread_archive(
         {"thread_id": thread_id, "reason": reason},
         priority,
         coalesce_key=f"thread-archive:{thread_id}",
+    )
+
+
+def thread_close(
+    thread_id: int, *, content: str, reason: str | None = None, priority: Priority = Priority.NORMAL
+) -> Write:
+    """Say a last word in a thread, then archive and lock it, in that order (one write: a
+    message after the lock would bring the thread back)."""
+    return Write(
+        "thread.close",
+        f"thread:{thread_id}",
+        {
+            "thread_id": thread_id,
+            "content": content,
+            "nonce": uuid.uuid4().hex[:25],
+            "reason": reason,
+        },
+        priority,
+        coalesce_key=f"thread-close:{thread_id}",
     )
 
 

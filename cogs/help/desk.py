@@ -23,6 +23,7 @@ from bot.models.help import LIVE_STATUSES, HelpTicket
 from bot.models.teams import Team
 from bot.scheduler import JOB_TASK_PREFIX
 from bot.services import help_queue as svc
+from bot.services import outbox
 from cogs.help import render, views
 
 if TYPE_CHECKING:
@@ -293,16 +294,16 @@ class HelpDesk:
             return
         if ping_asker:
             text = f"<@{ticket.asker_discord_id}> {text}"
-        channel = self.bot.get_partial_messageable(team.channel_id, guild_id=self.bot.guild_id)
-        kwargs: dict = {"view": view} if view is not None else {}
-        try:
-            await channel.send(
-                text,
-                allowed_mentions=_users([ticket.asker_discord_id] if ping_asker else []),
-                **kwargs,
-            )
-        except discord.HTTPException as exc:
-            log.warning("could not tell the team of ticket %s: %s", ticket_id, exc)
+        # Through the outbox: the space may be archived (it is brought back), and what a
+        # team is told is never lost to a refusal or a restart.
+        write = outbox.message_send(
+            team.channel_id,
+            content=text,
+            components=view.to_components() if view is not None else (),
+            mentions={"parse": [], "users": [str(ticket.asker_discord_id)] if ping_asker else []},
+        )
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(session, self.bot.clock.now(), write)
 
     # -- access to the team's space -----------------------------------------------
 

@@ -18,6 +18,7 @@ from bot.i18n import t
 from bot.interactions import lang_of, organiser_only, reports_errors, send
 from bot.localization import L
 from bot.models.teams import AutoformRun
+from bot.outbox import eta_text
 from bot.services import event as event_service
 from bot.services import matching
 from bot.services import teams as team_service
@@ -455,6 +456,7 @@ class AdminTeams(commands.Cog):
             except discord.HTTPException:
                 log.info("autoform run %s: progress message no longer editable", run_id)
 
+        began, first = time.monotonic(), done
         try:
             for index in range(done, total):
                 await spaces.team_changed(self.bot, team_ids[index])
@@ -462,7 +464,11 @@ class AdminTeams(commands.Cog):
                     run = await session.get(AutoformRun, run_id)
                     if run is not None:
                         run.done_spaces = index + 1
-                await progress(t("autoform.progress", lang, done=index + 1, total=total))
+                # Spaces go in the order the teams were formed, at Discord's pace: the pace
+                # so far says how long the rest takes.
+                pace = (index + 1 - first) / max(time.monotonic() - began, 0.001)
+                eta = eta_text((total - index - 1) / pace, lang)
+                await progress(t("autoform.progress", lang, done=index + 1, total=total, eta=eta))
             async with self.bot.db.begin() as session:
                 run = await session.get(AutoformRun, run_id)
                 if run is not None:

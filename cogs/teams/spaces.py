@@ -302,28 +302,29 @@ class SpaceManager:
         channel = discord.utils.get(guild.text_channels, name=self.bot.settings.channels.organisers)
         if channel is None:
             return
-        try:
-            await channel.send(
-                t(
-                    "teams.space.no_room",
-                    self.bot.settings.event.language,
-                    team=team.name,
-                    limit=threads.GUILD_ACTIVE_THREADS,
-                ),
-                allowed_mentions=discord.AllowedMentions.none(),
+        text = t(
+            "teams.space.no_room",
+            self.bot.settings.event.language,
+            team=team.name,
+            limit=threads.GUILD_ACTIVE_THREADS,
+        )
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(
+                session, self.bot.clock.now(), outbox.message_send(channel.id, content=text)
             )
-        except discord.HTTPException as exc:
-            log.warning("could not tell the organisers there is no room: %s", exc)
 
     async def _welcome(self, team: Team) -> None:
-        channel = await self._space(team.channel_id)
-        if channel is None:
+        if team.channel_id is None:
             return
         lang = self.bot.settings.event.language
-        await channel.send(
-            t("teams.space.welcome", lang, team=team.name),
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(
+                session,
+                self.bot.clock.now(),
+                outbox.message_send(
+                    team.channel_id, content=t("teams.space.welcome", lang, team=team.name)
+                ),
+            )
 
     async def _space(self, channel_id: int | None) -> discord.abc.Messageable | None:
         if channel_id is None:
@@ -503,22 +504,18 @@ class SpaceManager:
         space = await self._space(team.channel_id)
         if space is None:
             return
+        text = t("teams.space.archived", self.bot.settings.event.language)
         if isinstance(space, discord.Thread):
             if not (space.archived and space.locked):
-                if space.archived:
-                    await space.edit(archived=False)
-                await space.send(
-                    t("teams.space.archived", self.bot.settings.event.language),
-                    allowed_mentions=discord.AllowedMentions.none(),
-                )
-                await space.edit(archived=True, locked=True, reason=self.reason)
+                write = outbox.thread_close(space.id, content=text, reason=self.reason)
+                async with self.bot.db.begin() as session:
+                    await outbox.enqueue(session, self.bot.clock.now(), write)
             return
         await self._sync(guild, team, set())
-        assert isinstance(space, discord.TextChannel)
-        await space.send(
-            t("teams.space.archived", self.bot.settings.event.language),
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(
+                session, self.bot.clock.now(), outbox.message_send(space.id, content=text)
+            )
 
 
 def manager(bot: HackBot) -> SpaceManager:

@@ -16,6 +16,7 @@ from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, send
 from bot.localization import L
 from bot.models import Member
+from bot.services import outbox
 from bot.services import registration as reg_service
 from bot.services import teams as team_service
 from cogs.teams import cards, spaces, views
@@ -379,14 +380,14 @@ class Teams(commands.Cog):
             )
 
     async def _tell_space(self, team_id: int, key: str, **params: str) -> None:
-        async with self.bot.db.read() as session:
+        """A line in the team's space, through the outbox (the space may be archived, or
+        not made yet: then there is nowhere to say it)."""
+        async with self.bot.db.begin() as session:
             space = await team_service.space_of(session, team_id)
-        channel = await spaces.manager(self.bot)._space(space.channel_id)
-        if channel is not None:
-            await channel.send(
-                t(key, self.bot.settings.event.language, **params),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            if space.channel_id is not None:
+                text = t(key, self.bot.settings.event.language, **params)
+                write = outbox.message_send(space.channel_id, content=text)
+                await outbox.enqueue(session, self.bot.clock.now(), write)
 
     @team.command(name=L("cmd.team.kick.name"), description=L("cmd.team.kick.description"))
     @app_commands.rename(member=L("cmd.team.kick.options.member.name"))

@@ -254,8 +254,9 @@ async def wait_until(
 
 async def background_done(sb: Any, db: Database) -> bool:
     """No timer due and unfinished, no broadcast running, no submission whose gallery post or
-    receipt is behind, no live help ticket without its card."""
+    receipt is behind, no live help ticket without its card, nothing left in the outbox."""
     from bot.models.help import HelpTicket
+    from bot.models.outbox import OutboxWrite
     from bot.models.submissions import Submission
 
     now = sb.clock.now()
@@ -283,7 +284,12 @@ async def background_done(sb: Any, db: Database) -> bool:
             .select_from(HelpTicket)
             .where(HelpTicket.status.in_(("open", "claimed")), HelpTicket.card_message_id.is_(None))
         )
-    return not (due or running or behind or cardless)
+        unsent = await session.scalar(
+            select(func.count())
+            .select_from(OutboxWrite)
+            .where(OutboxWrite.status.in_(("pending", "sending")))
+        )
+    return not (due or running or behind or cardless or unsent)
 
 
 # -- what the bot left in channels ------------------------------------------------------
