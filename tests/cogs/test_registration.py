@@ -220,3 +220,54 @@ async def test_import_is_for_organisers_only(start_sandbox):
     ana = await sb.add_member("ana", roles=["Organiser"], locale="fr")
     reply = await run_import(sb, ana, b"name,email\nAna,ana@example.org\n")
     assert "colonne « code »" in reply.text
+
+
+async def test_a_rush_of_registrations_is_answered_at_once_and_every_role_follows(start_sandbox):
+    """30 people send the form at the same moment while Discord gives the bot 2 role changes
+    a second: everyone is answered in time with when their access arrives, registered at
+    once (every command works), and every role follows, each granted once."""
+    import asyncio
+
+    from tests.reliability.support import crowd
+
+    role_put = "PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+    sb = await start_sandbox(rate_limits={"bucket_overrides": {role_put: (2, 1.0)}})
+    people = await sb.add_members(30, prefix="rush")
+    granted: list[str] = []
+    sb.server.after_handled.append(
+        lambda route, call, _r: (
+            granted.append(call.params["user_id"]) if route == role_put else None
+        )
+    )
+    sb.settle_after_interaction = False
+
+    def flow(member):
+        async def run() -> list[str]:
+            form = await member.slash("register")
+            await asyncio.sleep(0.3)  # reading the form
+            reply = await form.submit(
+                {
+                    "Name shown to others": member.name.title(),
+                    "What you do": ["Developer"],
+                    "Languages you speak": ["English"],
+                    "Your time zone": ["Europe/Paris"],
+                }
+            )
+            return [reply.text]
+
+        return run
+
+    outcomes = await crowd([flow(m) for m in people], in_flight=30)
+    assert not [o.error for o in outcomes if o.error]
+    texts = [o.texts[0] for o in outcomes]
+    assert all(text.startswith("Welcome to Demo Hackathon! You are registered.") for text in texts)
+    assert all("Your access to the participant channels arrives" in text for text in texts)
+    assert not sb.missed_deadlines
+    # Registered at once: the team commands work before the role arrives.
+    early = await people[-1].slash("team create", name="Early Birds")
+    assert early.text.startswith("Team **Early Birds** created")
+    sb.settle_after_interaction = True
+    await sb.settle(quiet=1.5)
+    assert await sb.bot.outbox.idle(within=60)
+    assert all(member.has_role("Participant") for member in people)
+    assert sorted(granted) == sorted(str(member.id) for member in people)  # each once
