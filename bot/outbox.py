@@ -253,9 +253,8 @@ ALREADY_DONE["role.remove"] = _role_gone
 
 @executor("message.send")
 async def _message_send(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
-    body = {
-        k: p[k] for k in ("content", "embeds", "components", "allowed_mentions", "nonce") if k in p
-    }
+    keys = ("content", "embeds", "components", "allowed_mentions", "message_reference", "nonce")
+    body = {k: p[k] for k in keys if k in p}
     body["enforce_nonce"] = True
     route = Route("POST", "/channels/{channel_id}/messages", channel_id=p["channel_id"])
     data = await http.request(route, json=body)

@@ -147,6 +147,7 @@ def message_send(
     embeds: Sequence[dict[str, Any]] = (),
     components: Sequence[dict[str, Any]] = (),
     mentions: dict[str, Any] | None = None,
+    reply_to: int | None = None,
     priority: Priority = Priority.NORMAL,
     batch: str | None = None,
     on_done: str | None = None,
@@ -167,6 +168,12 @@ def message_send(
     if components:
         # Buttons whose custom ids the bot recognises after a restart (dynamic items).
         payload["components"] = list(components)
+    if reply_to is not None:
+        payload["message_reference"] = {
+            "message_id": reply_to,
+            "channel_id": channel_id,
+            "fail_if_not_exists": False,
+        }
     if ref:
         payload["ref"] = ref
     return Write(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from bot.i18n import t
 from bot.models.help import LIVE_STATUSES, HelpTicket
+from bot.models.outbox import Priority
 from bot.models.teams import Team
 from bot.scheduler import JOB_TASK_PREFIX
 from bot.services import help_queue as svc
@@ -185,23 +186,22 @@ class HelpDesk:
         ticket, team = loaded
         mentions = " ".join([*(f"<@{u}>" for u in users), *([role.mention] if role else [])])
         text = t(key, self.lang, number=ticket.id, topic=ticket.topic, team=team.name, **params)
-        reference = None
-        if ticket.card_message_id is not None and ticket.card_channel_id == channel.id:
-            reference = discord.MessageReference(
-                message_id=ticket.card_message_id, channel_id=channel.id, fail_if_not_exists=False
-            )
-        allowed = discord.AllowedMentions(
-            everyone=False,
-            users=[discord.Object(id=u) for u in users],
-            roles=[role] if role else False,
-            replied_user=False,
+        on_card = ticket.card_message_id is not None and ticket.card_channel_id == channel.id
+        # Through the outbox, urgent: mentors are being asked for now.
+        write = outbox.message_send(
+            channel.id,
+            content=f"{text} {mentions}".strip(),
+            mentions={
+                "parse": [],
+                "users": [str(u) for u in users],
+                "roles": [str(role.id)] if role else [],
+                "replied_user": False,
+            },
+            reply_to=ticket.card_message_id if on_card else None,
+            priority=Priority.URGENT,
         )
-        try:
-            await channel.send(
-                f"{text} {mentions}".strip(), reference=reference, allowed_mentions=allowed
-            )
-        except discord.HTTPException as exc:
-            log.warning("could not ping for ticket %s: %s", ticket_id, exc)
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(session, self.bot.clock.now(), write)
 
     # -- the team's side ---------------------------------------------------------
 
