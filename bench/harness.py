@@ -315,9 +315,11 @@ async def bench_sandbox(
     *,
     members: int = 0,
     config: dict[str, Any] | None = None,
+    bot_permissions: int | None = None,
 ) -> AsyncIterator[tuple[Any, Startup]]:
     """The sandbox in this process, ``members`` members in its guild, and the real bot started
-    as its own process on a fresh database; yields ``(sb, startup)``."""
+    as its own process on a fresh database; yields ``(sb, startup)``. ``bot_permissions``:
+    what the bot was invited with (default: hackbot's invite link)."""
     from sandbox.driver.sandbox import Sandbox, deep_merge
 
     async with fresh_database(args.database, keep=args.keep_database) as url:
@@ -333,6 +335,7 @@ async def bench_sandbox(
                 rate_limits=False if args.no_rate_limits else None,
                 start_bot=False,
                 bot_process=True,
+                **({} if bot_permissions is None else {"bot_permissions": bot_permissions}),
             )
             try:
                 sb.settle_max_s = 120.0

@@ -228,7 +228,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_invite_url(args: argparse.Namespace) -> int:
     from bot.permissions import invite_url
 
-    print(invite_url(args.client_id))
+    print(invite_url(args.client_id, onboarding=args.onboarding))
     return 0
 
 
@@ -301,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
         "invite-url", help="print the link that invites the bot with the permissions it needs"
     )
     invite.add_argument("client_id", type=int, help="the application id from the Developer Portal")
+    invite.add_argument(
+        "--onboarding",
+        action="store_true",
+        help="also ask for Manage Server, which [registration] onboarding = true needs",
+    )
     invite.set_defaults(func=cmd_invite_url)
     return parser
 

@@ -495,6 +495,13 @@ class RegistrationSettings:
     )
     # Whether a new registrant is, by default, placed in a team by /admin teams autoform.
     autoform_by_default: bool = setting(True)
+    # Whether the participant role comes from Discord's member onboarding (bot/onboarding.py):
+    # at set-up the bot adds a question whose answer gives the role, which Discord then
+    # gives at once, outside the bot's limit of about 10 role changes per 10 s. Anyone who
+    # answers gets the role (channel access), registered or not; commands check the
+    # database. Needs a Community server, onboarding enabled by an organiser, and the
+    # Manage Server permission.
+    onboarding: bool = setting(False)
 
     @classmethod
     def validate(cls, values: dict[str, Any], path: str, ctx: _Context) -> None:
@@ -517,7 +524,7 @@ MAX_PROBLEM_THEMES = 20
 class ProblemSettings:
     """[problems]: the problem-statement funnel (issue 5)."""
 
-    # Who may use /problem submit: members with the participant role, or anyone in the server.
+    # Who may use /problem submit: registered participants, or anyone in the server.
     submitters: Literal["participants", "anyone"] = setting("participants")
     # Themes a statement is filed under; each becomes a tag of the forum (Discord: 20 tags, 20 chars).
     themes: tuple[str, ...] = setting((), min_len=1, max_len=20, check=_check_theme)

@@ -95,6 +95,10 @@ async def ensure_structure(bot: HackBot, guild: discord.Guild) -> list[str]:
                 name=name, topic=topic, overwrites=overwrites, reason=reason
             )
             created.append(f"channel #{name}")
+    if settings.registration.onboarding:
+        from bot.onboarding import ensure_prompt
+
+        created += await ensure_prompt(bot, guild, roles["participant"])
     for line in created:
         log.info("guild setup: created %s", line)
     return created

@@ -33,14 +33,27 @@ REQUIRED: tuple[tuple[str, str], ...] = (
 )
 
 
-def required_permissions() -> discord.Permissions:
-    return discord.Permissions(**{name: True for name, _ in REQUIRED})
+#: Asked for only when an option needs it (``hackbot invite-url --onboarding``).
+ONBOARDING: tuple[tuple[str, str], ...] = (
+    (
+        "manage_guild",
+        "only with `[registration] onboarding = true`: add the onboarding question that gives "
+        "the participant role (Discord requires Manage Server for it)",
+    ),
+)
 
 
-def invite_url(client_id: int) -> str:
+def required_permissions(*, onboarding: bool = False) -> discord.Permissions:
+    names = [name for name, _ in REQUIRED]
+    if onboarding:
+        names += [name for name, _ in ONBOARDING]
+    return discord.Permissions(**{name: True for name in names})
+
+
+def invite_url(client_id: int, *, onboarding: bool = False) -> str:
     return discord.utils.oauth_url(
         client_id,
-        permissions=required_permissions(),
+        permissions=required_permissions(onboarding=onboarding),
         scopes=("bot", "applications.commands"),
     )
 

@@ -35,6 +35,7 @@ from bot.localization import L
 from bot.models.problems import ProblemStatement, ProblemStatus
 from bot.services import challenges as challenge_service
 from bot.services import problems as service
+from bot.services import registration as reg_service
 from bot.services.similarity import SimilarityIndex
 
 if TYPE_CHECKING:
@@ -365,22 +366,32 @@ class ProblemsCog(commands.Cog):
 
     # -- submitting -----------------------------------------------------------------
 
-    def _may_submit(self, interaction: discord.Interaction) -> None:
-        if self.bot.settings.problems.submitters == "anyone" or is_organiser(interaction):
+    async def _may_submit(self, interaction: discord.Interaction) -> None:
+        """Participants only (unless ``submitters = "anyone"``): a registered member. The
+        participant role is enough while the bot alone gives it; a registrant whose role is
+        still on its way (the outbox grants it at Discord's pace) is found in the database.
+        With ``[registration] onboarding`` Discord gives the role to whoever answers its
+        question, so only the database counts."""
+        settings = self.bot.settings
+        if settings.problems.submitters == "anyone" or is_organiser(interaction):
             return
         member = interaction.user
-        wanted = self.bot.settings.roles.participant
-        if not isinstance(member, discord.Member) or not any(
-            r.name == wanted for r in member.roles
+        wanted = settings.roles.participant
+        if not settings.registration.onboarding and (
+            isinstance(member, discord.Member) and any(r.name == wanted for r in member.roles)
         ):
-            raise NotAllowed("problems.participants_only", role=wanted)
+            return
+        async with self.bot.db.read() as session:
+            if await reg_service.profile_of(session, member.id) is not None:
+                return
+        raise NotAllowed("problems.participants_only")
 
     @problem.command(
         name=L("cmd.problem.submit.name"), description=L("cmd.problem.submit.description")
     )
     async def submit(self, interaction: discord.Interaction) -> None:
         lang = lang_of(interaction)
-        self._may_submit(interaction)
+        await self._may_submit(interaction)
         now = self.bot.clock.now()
         async with self.bot.db.read() as session:
             await service.require_collection_open(session, self.bot.settings, now)
@@ -392,7 +403,7 @@ class ProblemsCog(commands.Cog):
 
     async def submit_from_modal(self, interaction: discord.Interaction, modal: SubmitModal) -> None:
         lang = modal.lang
-        self._may_submit(interaction)
+        await self._may_submit(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         values = modal.values()
         try:

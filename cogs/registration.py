@@ -4,7 +4,10 @@
 zone; text for the display name and skills, plus the e-mail address or personal code
 when registration needs a match with the imported list). Submitting it creates the
 profile and grants the participant role; the answer then offers the challenge wishes
-(a select) and the automatic team matching switch.
+(a select) and the automatic team matching switch. With ``[registration] onboarding``
+(bot/onboarding.py) Discord's onboarding gives the role to whoever answers its question:
+a registrant who holds it costs no role request, one who does not is granted it as usual
+and told how to get it at once.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bot.localization import L
 from bot.models.challenges import Challenge
 from bot.models.outbox import Priority
 from bot.models.teams import Profile
+from bot.onboarding import OnboardingLive, option_title
 from bot.outbox import eta_text
 from bot.services import outbox
 from bot.services import registration as reg_service
@@ -192,8 +196,24 @@ class RegisterModal(discord.ui.Modal):
         if queued is not None and queued.queued is not None:
             eta = eta_text(bot.outbox.estimate(queued.queued), lang)
             text += "\n" + t("registration.role_coming", lang, eta=eta)
+            if await self.onboarding_live(interaction):
+                # Onboarding gives it at once: say where (the grant stays as the fallback).
+                text += "\n" + t("registration.onboarding_hint", lang, option=option_title(lang))
         embed, view = await own_profile(bot, interaction.user.id, lang)
         await send(interaction, text, embed=embed, view=view)
+
+    async def onboarding_live(self, interaction: discord.Interaction) -> bool:
+        """With ``[registration] onboarding``: whether the server's onboarding is enabled and
+        gives the participant role (read from Discord at most every few minutes)."""
+        bot = self.bot
+        guild = interaction.guild
+        if not bot.settings.registration.onboarding or guild is None:
+            return False
+        role = discord.utils.get(guild.roles, name=bot.settings.roles.participant)
+        cog = bot.get_cog("Registration")
+        if role is None or not isinstance(cog, Registration):
+            return False
+        return await cog.onboarding(bot, guild, role)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
         await report_error(interaction, error)
@@ -331,6 +351,7 @@ class Registration(commands.Cog):
     def __init__(self, bot: HackBot) -> None:
         self.bot = bot
         self._skills: tuple[float, Counter[str]] | None = None
+        self.onboarding = OnboardingLive()
 
     async def skill_counts(self) -> Counter[str]:
         if self._skills is None or time.monotonic() - self._skills[0] > SKILL_CACHE_S:

@@ -29,3 +29,12 @@ def test_invite_url_requests_commands_and_exactly_these_permissions():
 
 def test_readme_lists_the_permissions():
     assert readme_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_onboarding_invite_adds_only_manage_server():
+    with_onboarding = required_permissions(onboarding=True)
+    assert with_onboarding.manage_guild and not with_onboarding.administrator
+    assert with_onboarding.value == (
+        required_permissions().value | discord.Permissions(manage_guild=True).value
+    )
+    assert f"permissions={with_onboarding.value}" in invite_url(1234, onboarding=True)

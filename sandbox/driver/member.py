@@ -115,6 +115,37 @@ class SandboxMember:
         server.set_member_roles(guild, self._key, [r for r in self.member["roles"] if r != role_id])
         await self._sb.settle()
 
+    async def complete_onboarding(
+        self, options: list[str | int] | tuple[str | int, ...] = (), *, settle: bool = True
+    ) -> None:
+        """Answer the server's onboarding prompts (as on joining, or later in Channels &
+        Roles), choosing ``options`` by title or id. Discord itself gives the chosen options'
+        roles (no request of the bot, none of its rate limits) and sends GUILD_MEMBER_UPDATE.
+        ``ValueError`` for what the client refuses (onboarding off, an unknown option, two
+        answers to a single-select prompt, a required prompt left out)."""
+        guild = self._sb.guild
+        by_title: dict[str, list[str]] = {}
+        for prompt in guild.onboarding["prompts"]:
+            for option in prompt["options"]:
+                by_title.setdefault(option["title"], []).append(option["id"])
+        ids: list[str] = []
+        for choice in options:
+            key = str(choice)
+            found = by_title.get(key, [key])
+            if len(found) > 1:
+                raise ValueError(f"several onboarding options are titled {key!r}: give the id")
+            ids.append(found[0])
+        self._sb.server.complete_onboarding(guild, self._key, ids)
+        if settle:
+            await self._sb.settle()
+
+    @property
+    def completed_onboarding(self) -> bool:
+        """Whether the member has the COMPLETED_ONBOARDING flag."""
+        from sandbox.server.core import MEMBER_FLAG_COMPLETED_ONBOARDING
+
+        return bool(int(self.member.get("flags") or 0) & MEMBER_FLAG_COMPLETED_ONBOARDING)
+
     async def set_nick(self, nick: str | None) -> None:
         self.member["nick"] = nick
         self._sb.server.member_update(self._sb.guild, self.member)

@@ -858,6 +858,26 @@ class Sandbox:
         self.server.set_overwrite(self.guild, view.data, target_id, kind, int(allow), int(deny))
         await self.settle()
 
+    @property
+    def onboarding(self) -> dict:
+        """The guild's onboarding object (prompts, default channels, enabled, mode)."""
+        return st.public(self.guild.onboarding)
+
+    async def set_onboarding(self, **fields: Any) -> dict:
+        """An administrator edits Server Settings -> Onboarding: the fields of Discord's PUT
+        body (``prompts``, ``default_channel_ids``, ``enabled``, ``mode``; channels may be
+        given by name too). No bot permission applies; Discord's own rules do (limits,
+        Community, 350000/350001 below the 7 default channels, 5 open to @everyone's
+        messages), raised as :class:`DiscordError`."""
+        payload = dict(fields)
+        if payload.get("default_channel_ids") is not None:
+            payload["default_channel_ids"] = [
+                str(self.channel(c).id) for c in payload["default_channel_ids"]
+            ]
+        result = self.server.set_onboarding(self.guild, payload)
+        await self.settle()
+        return st.public(result)
+
     async def set_bot_permissions(self, permissions: int) -> None:
         """An administrator changes the bot's managed role."""
         self.server.set_bot_permissions(int(permissions), self.guild)

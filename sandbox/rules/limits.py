@@ -101,6 +101,23 @@ PINS_MAX = 250
 SCHEDULED_EVENTS_MAX = 100
 FORUM_APPLIED_TAGS_MAX = 5
 AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+# Guild onboarding. The counts and lengths are those of Discord's OpenAPI description
+# (UpdateGuildOnboardingRequest, UpdateOnboardingPromptRequest,
+# OnboardingPromptOptionRequest); its docs give none of them. The default-channel
+# requirements are the docs' ("Modify Guild Onboarding": at least 7 default channels, at
+# least 5 of them allowing @everyone to send messages, when onboarding is enabled).
+ONBOARDING_PROMPTS_MAX = 15
+ONBOARDING_OPTIONS_MAX = 50
+ONBOARDING_PROMPT_TITLE_MAX = 100
+ONBOARDING_OPTION_TITLE_MAX = 50
+ONBOARDING_OPTION_DESCRIPTION_MAX = 100
+ONBOARDING_OPTION_EMOJI_NAME_MAX = 100
+ONBOARDING_OPTION_IDS_MAX = 50  # role_ids, and channel_ids, of one option
+ONBOARDING_DEFAULT_CHANNELS_MAX = 500
+ONBOARDING_DEFAULT_CHANNELS_MIN = 7
+ONBOARDING_SENDABLE_CHANNELS_MIN = 5
+ONBOARDING_PROMPT_TYPES = (0, 1)  # MULTIPLE_CHOICE, DROPDOWN
+ONBOARDING_MODES = (0, 1)  # ONBOARDING_DEFAULT, ONBOARDING_ADVANCED
 
 # JSON error codes
 MAX_PINS = 30003
@@ -112,6 +129,8 @@ MAX_DAILY_COMMAND_CREATES = 30034
 MAX_SCHEDULED_EVENTS = 30038
 MAX_ACTIVE_THREADS = 160006
 EMPTY_MESSAGE = 50006
+ONBOARDING_REQUIREMENTS_NOT_MET = 350000  # "Cannot enable onboarding, requirements are not met"
+ONBOARDING_BELOW_REQUIREMENTS = 350001  # "Cannot update onboarding while below requirements"
 
 THREAD_TYPES = frozenset({10, 11, 12})
 GUILD_CHANNEL_TYPES = (0, 2, 4, 5, 13, 15, 16)
@@ -1205,6 +1224,92 @@ def check_thread_member_add(member_count: int) -> None:
             MAX_THREAD_MEMBERS,
             f"Max number of thread participants has been reached ({THREAD_MEMBERS_MAX})",
         )
+
+
+# --- guild onboarding ---------------------------------------------------------------
+
+
+def check_onboarding(payload: Mapping[str, Any]) -> None:
+    """PUT /guilds/{id}/onboarding: the fields' counts and lengths (every field is optional;
+    ``prompts`` replaces every prompt, and a prompt needs a title and 1 to 50 options)."""
+    errs = ErrorTree()
+    prompts = _list(errs, ("prompts",), payload.get("prompts"))
+    if prompts is not None:
+        _list_max(errs, ("prompts",), prompts, ONBOARDING_PROMPTS_MAX)
+        for i, raw in enumerate(prompts):
+            prompt = _dict(errs, ("prompts", i), raw)
+            if prompt is None:
+                continue
+            _bad_len(
+                errs, ("prompts", i, "title"), prompt.get("title"), 1, ONBOARDING_PROMPT_TITLE_MAX
+            )
+            kind = prompt.get("type")
+            if kind is not None:
+                _choices(errs, ("prompts", i, "type"), kind, ONBOARDING_PROMPT_TYPES)
+            options = _list(errs, ("prompts", i, "options"), prompt.get("options"))
+            if options is None:
+                errs.add(("prompts", i, "options"), "BASE_TYPE_REQUIRED", "This field is required")
+                continue
+            _list_between(errs, ("prompts", i, "options"), options, 1, ONBOARDING_OPTIONS_MAX)
+            for j, raw_option in enumerate(options):
+                path: Path = ("prompts", i, "options", j)
+                option = _dict(errs, path, raw_option)
+                if option is None:
+                    continue
+                _bad_len(
+                    errs, (*path, "title"), option.get("title"), 1, ONBOARDING_OPTION_TITLE_MAX
+                )
+                _max_len(
+                    errs,
+                    (*path, "description"),
+                    option.get("description"),
+                    ONBOARDING_OPTION_DESCRIPTION_MAX,
+                )
+                _max_len(
+                    errs,
+                    (*path, "emoji_name"),
+                    option.get("emoji_name"),
+                    ONBOARDING_OPTION_EMOJI_NAME_MAX,
+                )
+                for key in ("role_ids", "channel_ids"):
+                    ids = _list(errs, (*path, key), option.get(key))
+                    if ids is not None:
+                        _list_max(errs, (*path, key), ids, ONBOARDING_OPTION_IDS_MAX)
+    defaults = _list(errs, ("default_channel_ids",), payload.get("default_channel_ids"))
+    if defaults is not None:
+        _list_max(errs, ("default_channel_ids",), defaults, ONBOARDING_DEFAULT_CHANNELS_MAX)
+    mode = payload.get("mode")
+    if mode is not None:
+        _choices(errs, ("mode",), mode, ONBOARDING_MODES)
+    errs.raise_if_any()
+
+
+def onboarding_requirements_met(
+    channel_ids: Iterable[str], everyone_can_send: Callable[[str], bool]
+) -> bool:
+    """Discord's requirements for an enabled onboarding: at least 7 channels, at least 5 of
+    which let @everyone send messages. ``channel_ids``: the channels counted (the default
+    channels; in ONBOARDING_ADVANCED mode also those the prompts' options give)."""
+    counted = list(dict.fromkeys(str(c) for c in channel_ids))
+    sendable = sum(1 for c in counted if everyone_can_send(c))
+    return (
+        len(counted) >= ONBOARDING_DEFAULT_CHANNELS_MIN
+        and sendable >= ONBOARDING_SENDABLE_CHANNELS_MIN
+    )
+
+
+def check_onboarding_requirements(*, met: bool, was_enabled: bool) -> None:
+    """Refuse an enabled onboarding below the requirements, with Discord's documented codes:
+    350000 when it would become enabled, 350001 when it already was."""
+    if met:
+        return
+    if was_enabled:
+        raise DiscordError(
+            400, ONBOARDING_BELOW_REQUIREMENTS, "Cannot update onboarding while below requirements"
+        )
+    raise DiscordError(
+        400, ONBOARDING_REQUIREMENTS_NOT_MET, "Cannot enable onboarding, requirements are not met"
+    )
 
 
 # --- slash command invocation -------------------------------------------------------

@@ -176,6 +176,8 @@ class GuildState:
     scheduled_events: dict[str, dict] = field(default_factory=dict)
     commands: dict[str, dict] = field(default_factory=dict)  # guild application commands
     command_permissions: dict[str, dict] = field(default_factory=dict)
+    # The guild onboarding object (GET/PUT /guilds/{id}/onboarding); see make_onboarding.
+    onboarding: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -237,6 +239,17 @@ class GuildState:
         guild["approximate_member_count"] = len(self.members)
         guild["approximate_presence_count"] = 0
         return public(guild)
+
+
+def make_onboarding(guild_id: str) -> dict:
+    """A guild's onboarding before anyone set it: no prompts, no default channels, disabled."""
+    return {
+        "guild_id": guild_id,
+        "prompts": [],
+        "default_channel_ids": [],
+        "enabled": False,
+        "mode": 0,
+    }
 
 
 def base_guild_data(guild_id: str, name: str, owner_id: str) -> dict:

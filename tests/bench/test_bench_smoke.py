@@ -31,6 +31,16 @@ TINY = {
         "--teams", "20", "--window", "12", "--tail", "6", "--late", "2",
         "--challenges", "3", "--latency-ms", "5",
     ],
+    # 30 people in 2 s (20 s compressed x10): the member-role bucket does 10 per second.
+    "register": [
+        "--people", "30", "--period", "20", "--compress", "10", "--latency-ms", "5",
+    ],
+    # Four channels: under the 5 new channels per 10 s a server may make.
+    "teams": ["--teams", "4", "--idle-seconds", "0.5", "--latency-ms", "5"],
+    # 20 people in 2 s (20 s compressed x10), each way: the bot's grants, then onboarding.
+    "onboarding": [
+        "--people", "20", "--period", "20", "--compress", "10", "--latency-ms", "5",
+    ],
 }  # fmt: skip
 
 
@@ -104,6 +114,7 @@ def check_fanout(data: dict) -> None:
     assert spaces["channels"] + spaces["threads"] == 60
     assert results["exactly_once"] == 60  # every space got the message, once
     assert results["final_text"] == "Done: 60 of 60 delivered, 0 failed."
+    assert results["bot_cpu_s"] > 0 and results["bot_peak_rss_mb"] > 0
     assert results["violations"] == [] and results["bot_error_lines"] == 0
 
 
@@ -121,12 +132,59 @@ def check_submit(data: dict) -> None:
     assert results["violations"] == [] and results["bot_error_lines"] == 0
 
 
+def check_register(data: dict, people: int = 30) -> None:
+    results = data["results"]
+    assert results["compress"] == 10 and results["people"] == people
+    # Everyone went through the real form, was told "registered" and got the role, once.
+    assert results["registered"] == results["profiles"] == results["registrants"] == people
+    assert results["steps_ms"]["form sent: first response (deferral)"]["count"] >= people
+    assert results["lost"] == 0 and results["missed_deadlines"] == 0
+    assert results["two_welcomes"] == 0
+    assert results["without_role"] == 0 and results["duplicate_puts"] == 0
+    assert results["puts_for_strangers"] == 0 and results["caught_up"]
+    assert results["last_grant_s"] >= results["first_grant_s"] > 0
+    assert results["floor_s"] > 0 and results["ratio"] > 0
+    assert results["last_eta"]  # the answer said when the access arrives
+    # Every role write done (a person who sent the form again may have added one, coalesced
+    # or done as well), none left waiting or failed.
+    assert set(results["outbox"]) == {"done"} and results["outbox"]["done"] >= people
+    assert results["violations"] == [] and results["bot_error_lines"] == 0
+    assert results["bot_peak_rss_mb"] > 0 and results["cpu_s"]["bot"] > 0
+
+
+def check_teams(data: dict) -> None:
+    results = data["results"]
+    # Every creator was answered, sees their team's space, and the answer gained its link.
+    assert results["answers_ms"]["count"] == 4 and results["answered_all_s"] is not None
+    assert results["visible"] == results["linked"] == 4 and results["spaces_all_s"] > 0
+    assert results["bot_cpu_s"] > 0 and results["bot_peak_rss_mb"] > 0
+    assert results["violations"] == [] and results["bot_error_lines"] == 0
+
+
+def check_onboarding(data: dict) -> None:
+    ways = data["results"]["ways"]
+    register, onboarding = ways["register"], ways["onboarding"]
+    for way in (register, onboarding):
+        # Everyone registered through the real form and holds the role at the end.
+        assert way["registered"] == way["holders"] == 20 and way["lost"] == way["errors"] == 0
+        assert way["last_role_projected_s"] is None and way["last_role_s"] > 0
+        assert way["violations"] == [] and way["bot_error_lines"] == 0
+    # The bot granted every role, and said there was a wait...
+    assert register["role_puts"] == 20 and register["announced_wait"] == 20
+    # ...while with onboarding Discord gave them: no grant, no wait announced.
+    assert onboarding["role_puts"] == 0 and onboarding["announced_wait"] == 0
+    assert onboarding["wait_max_s"] < 1.0
+
+
 CHECKS = {
     "latency": check_latency,
     "members": check_members,
     "autoform": check_autoform,
     "fanout": check_fanout,
     "submit": check_submit,
+    "register": check_register,
+    "teams": check_teams,
+    "onboarding": check_onboarding,
 }
 
 
@@ -140,6 +198,27 @@ def test_latency_of_one_action_alone(tmp_path):
     data = run_bench("latency", tmp_path, "--only", "schedule", "--max-rate", "0")
     assert data["results"]["fixed"]["answered"] == 6
     assert set(data["results"]["fixed"]["by_action_ms"]) == {"schedule"}
+
+
+def test_fanout_with_an_urgent_write(tmp_path):
+    """``--urgent``: a mentor claims a ticket while the broadcast runs and gets into the
+    team's space (a thread: the last team's at this size)."""
+    data = run_bench("fanout", tmp_path, "--urgent", "--urgent-after", "0.2")
+    check_fanout(data)
+    urgent = data["results"]["urgent"]
+    assert urgent["kind"] == "thread" and urgent["during_broadcast"]
+    assert urgent["answered_s"] is not None and urgent["visible_s"] is not None
+
+
+def test_register_with_a_crash_half_way(tmp_path):
+    """``--kill-at``: SIGKILL when half the roles are granted, a new bot process; still
+    everyone registered once, with the role once (a write the crash cut is checked, not
+    repeated)."""
+    data = run_bench("register", tmp_path, "--people", "40", "--period", "30", "--kill-at", "0.5")
+    check_register(data, people=40)
+    results = data["results"]
+    assert results["killed_at_s"] is not None and results["granted_at_kill"] == 20
+    assert results["downtime_s"] > 0 and results["restart_s"] > 0
 
 
 @pytest.mark.postgres
