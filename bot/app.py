@@ -149,8 +149,9 @@ class HackBot(commands.Bot):
         await ensure_schema(self.db, auto_upgrade=self.settings.database.auto_migrate)
         async with self.db.begin() as session:
             await event_service.sync_phases(session, self.settings)
-        await self.outbox.start(self.http)
         await self.load_cogs()
+        # After the cogs: the handlers they register hear of the writes left from before.
+        await self.outbox.start(self.http)
         await self.timers.start()
         await self.sync_commands()
         self._after_ready_task = asyncio.create_task(

@@ -221,8 +221,9 @@ async def _role_remove(http: HTTPClient, p: dict[str, Any]) -> None:
 
 
 #: For a write a crash cut (found ``sending`` at start-up: it may have reached Discord),
-#: whether Discord already shows its effect, so that it is not sent a second time.
-AlreadyDone = Callable[["HTTPClient", dict[str, Any]], Awaitable[bool]]
+#: whether Discord already shows its effect, so that it is not sent a second time: False,
+#: or True / the result the write would have had (a message's id).
+AlreadyDone = Callable[["HTTPClient", dict[str, Any]], Awaitable[bool | dict[str, Any]]]
 ALREADY_DONE: dict[str, AlreadyDone] = {}
 
 
@@ -251,6 +252,50 @@ ALREADY_DONE["role.add"] = _role_there
 ALREADY_DONE["role.remove"] = _role_gone
 
 
+def _components_ids(components: Any) -> list[str]:
+    ids = []
+    for row in components or []:
+        for child in row.get("components") or []:
+            if child.get("custom_id"):
+                ids.append(str(child["custom_id"]))
+    return ids
+
+
+def _same_message(found: dict[str, Any], p: dict[str, Any]) -> bool:
+    """Whether the bot's message ``found`` is the one the send ``p`` describes."""
+    if not (found.get("author") or {}).get("bot"):
+        return False
+    if (found.get("content") or "") != (p.get("content") or ""):
+        return False
+    embeds, wanted = found.get("embeds") or [], p.get("embeds") or []
+    if len(embeds) != len(wanted) or any(
+        (a.get("title"), a.get("description")) != (b.get("title"), b.get("description"))
+        for a, b in zip(embeds, wanted, strict=True)
+    ):
+        return False
+    return _components_ids(found.get("components")) == _components_ids(p.get("components"))
+
+
+#: How many of a channel's last messages are read to find a send a crash cut.
+FIND_LAST = 100
+
+
+async def _message_there(http: HTTPClient, p: dict[str, Any]) -> bool | dict[str, Any]:
+    """A send a crash cut: its nonce makes Discord return the first message only for a few
+    minutes; a bot down longer finds its message among the channel's last ones instead."""
+    try:
+        recent = await http.logs_from(p["channel_id"], FIND_LAST)
+    except discord.HTTPException:
+        return False  # the send itself meets the error (channel gone, no access...)
+    for found in recent:
+        if _same_message(found, p):
+            return {"message_id": int(found["id"])}
+    return False
+
+
+ALREADY_DONE["message.send"] = _message_there
+
+
 @executor("message.send")
 async def _message_send(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
     keys = ("content", "embeds", "components", "allowed_mentions", "message_reference", "nonce")
@@ -263,7 +308,7 @@ async def _message_send(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
 
 @executor("message.edit")
 async def _message_edit(http: HTTPClient, p: dict[str, Any]) -> None:
-    body = {k: p[k] for k in ("content", "embeds") if k in p}
+    body = {k: p[k] for k in ("content", "embeds", "components", "allowed_mentions") if k in p}
     route = Route(
         "PATCH",
         "/channels/{channel_id}/messages/{message_id}",
@@ -418,6 +463,7 @@ class Outbox:
         self.db = db
         self.clock = clock
         self.learner = RateLearner()
+        self.handlers: dict[str, service.DoneHandler] = {}
         self.http: HTTPClient | None = None
         self._lanes: dict[str, Lane] = {}
         self._where: dict[int, tuple[str, str, int]] = {}  # write id -> (lane, kind, priority)
@@ -717,12 +763,15 @@ class Outbox:
                 raise Permanent(f"no executor for {write.kind}")
             check = ALREADY_DONE.get(write.kind) if write.resumed else None
             # (Checked outside the lane: that request's bucket is not the lane's.)
-            if check is None or not await check(http, write.payload):
+            done = False if check is None else await check(http, write.payload)
+            if not done:
                 answered[0] = False  # the check's own answer is not the write's
                 token = _LANE.set(write.lane)
                 result = await run(http, write.payload)
             else:
                 log.info("outbox: %s #%d was done before the restart", write.kind, write.id)
+                if isinstance(done, dict):
+                    result = done
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -821,8 +870,15 @@ class Outbox:
         if not self._done:
             self._flushed.set()
 
-    @staticmethod
+    def on_done(self, name: str, handler: service.DoneHandler) -> None:
+        """A handler for this bot's writes named ``name`` (one that needs the bot: its
+        settings, how a feature renders its messages); pure ones register with
+        :func:`bot.services.outbox.on_done`. Cogs register theirs when they load, before
+        the worker starts."""
+        self.handlers[name] = handler
+
     async def _follow_up(
+        self,
         session: AsyncSession,
         now: datetime,
         write: service.Claimed,
@@ -831,7 +887,8 @@ class Outbox:
     ) -> None:
         """The handler the write names, in a savepoint: one that fails is logged and the
         others of the batch are still recorded."""
-        handler = service.DONE_HANDLERS.get(write.on_done or "")
+        name = write.on_done or ""
+        handler = self.handlers.get(name) or service.DONE_HANDLERS.get(name)
         if handler is None:
             return
         try:

@@ -152,10 +152,13 @@ def message_send(
     batch: str | None = None,
     on_done: str | None = None,
     ref: dict[str, Any] | None = None,
+    key: str | None = None,
 ) -> Write:
     """A new message. ``mentions`` is Discord's ``allowed_mentions`` (default: nobody).
     The nonce makes a send repeated after a crash return the first message instead of
-    posting a second one. ``ref`` is kept for the ``on_done`` handler."""
+    posting a second one. ``ref`` is kept for the ``on_done`` handler. ``key`` names the
+    message (e.g. a ticket's card): a newer send of the same key, while this one waits,
+    takes its place, and the key tells whether the message was ever asked for."""
     payload: dict[str, Any] = {
         "channel_id": channel_id,
         "nonce": uuid.uuid4().hex[:25],
@@ -181,6 +184,7 @@ def message_send(
         f"messages:{channel_id}",
         payload,
         priority,
+        coalesce_key=key,
         batch=batch,
         on_done=on_done,
     )
@@ -192,13 +196,23 @@ def message_edit(
     *,
     content: str | None = None,
     embeds: Sequence[dict[str, Any]] | None = None,
+    components: Sequence[dict[str, Any]] | None = None,
     priority: Priority = Priority.NORMAL,
 ) -> Write:
-    payload: dict[str, Any] = {"channel_id": channel_id, "message_id": message_id}
+    """An edit of the bot's message; what is None stays as it is (``components=[]``
+    removes the buttons). A newer edit of the same message, while this one waits, takes its
+    place: the message is edited once, as last written. Nobody is pinged by an edit."""
+    payload: dict[str, Any] = {
+        "channel_id": channel_id,
+        "message_id": message_id,
+        "allowed_mentions": {"parse": []},
+    }
     if content is not None:
         payload["content"] = content
     if embeds is not None:
         payload["embeds"] = list(embeds)
+    if components is not None:
+        payload["components"] = list(components)
     return Write(
         "message.edit",
         f"edits:{channel_id}",

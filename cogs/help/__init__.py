@@ -29,14 +29,12 @@ class HelpEvents(commands.Cog):
     def __init__(self, bot: HackBot) -> None:
         self.bot = bot
         self._started = False
-        # Tickets asked before this moment belong to an earlier process (see catch_up).
-        self._born = bot.clock.now()
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """After a (re)start: the queue channel exists, cards and status messages a crash left
-        unrecorded are found (or posted), and status messages catch up with what moved while
-        the bot was down."""
+        """After a (re)start: the queue channel exists, and status messages catch up with
+        what moved while the bot was down. (Cards and status messages are stored with their
+        ticket and posted by the outbox: a crash loses none and doubles none.)"""
         if self._started:
             return
         self._started = True
@@ -46,11 +44,6 @@ class HelpEvents(commands.Cog):
             await desk.queue_channel()
         except Exception:
             log.exception("could not create the help queue channel")
-        try:
-            # A crash between Discord posting a card (or status) and the bot recording it.
-            await desk.catch_up(self._born)
-        except Exception:
-            log.exception("could not catch up the help tickets' messages")
         desk.poke()
 
 

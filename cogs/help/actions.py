@@ -222,6 +222,8 @@ class Help(commands.Cog):
     ) -> None:
         lang = lang_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        desk = desk_of(self.bot)
+        queue = await desk.queue_channel()
         async with self.bot.db.begin() as session:
             asked = await svc.ask(
                 session,
@@ -235,6 +237,8 @@ class Help(commands.Cog):
                 detail=details,
                 lang=lang,
             )
+            # The card and the status message, stored with the ticket (the outbox posts them).
+            await desk.post_messages(session, asked, queue)
         text = t(
             "help.asked",
             lang,
@@ -245,10 +249,10 @@ class Help(commands.Cog):
         )
         if asked.space_channel_id:
             text += "\n" + t("help.asked_space", lang, space=f"<#{asked.space_channel_id}>")
-        # The ticket is committed: say so first. The queue channel takes about 5 messages per
-        # 5 s, so at a busy minute the card can wait; the desk posts it (and retries) after.
+        # The ticket is committed with its card: the outbox posts it, urgent, at the pace
+        # the queue channel allows (about 5 messages per 5 s).
         await send(interaction, text)
-        await desk_of(self.bot).asked(asked)
+        desk.poke()
 
     @help.command(name=L("cmd.help.cancel.name"), description=L("cmd.help.cancel.description"))
     async def cancel(self, interaction: discord.Interaction) -> None:

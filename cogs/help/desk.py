@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import discord
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import t
-from bot.models.help import LIVE_STATUSES, HelpTicket
+from bot.models.help import HelpTicket
 from bot.models.outbox import Priority
 from bot.models.teams import Team
 from bot.scheduler import JOB_TASK_PREFIX
@@ -35,16 +34,9 @@ log = logging.getLogger(__name__)
 
 #: Status messages edited per refresh pass (front of the queue first); then the next pass.
 EDITS_PER_PASS = 25
-#: After a crash, how far back (before a ticket was asked) its card or status message is
-#: looked for, and how many messages of the channel are read to find it.
-FIND_SLACK = timedelta(minutes=5)
-FIND_LIMIT = 200
-#: Pauses before posting a ticket's card or status message again after Discord refused it
-#: (5xx, 429 after discord.py's own tries), then: at the next start.
-RETRY_DELAYS_S = (2.0, 10.0, 30.0, 60.0, 120.0)
-#: Real-time pause between two status edits: they share Discord's 50 requests/s with
-#: everything else, and a full queue must not crowd out commands.
-EDIT_PAUSE_S = 0.1
+#: The outbox handlers that record a posted card's and status message's ids.
+CARD_POSTED = "help.card_posted"
+STATUS_POSTED = "help.status_posted"
 REFRESH_GRANULARITY_S = 10
 
 
@@ -54,7 +46,8 @@ class HelpDesk:
         self._refresh_task: asyncio.Task[None] | None = None
         self._dirty = False
         self._channel_lock = asyncio.Lock()
-        self._retries: dict[int, asyncio.Task[None]] = {}  # ticket id -> a later attempt
+        bot.outbox.on_done(CARD_POSTED, self._card_posted)
+        bot.outbox.on_done(STATUS_POSTED, self._status_posted)
 
     @property
     def lang(self) -> str:
@@ -121,53 +114,94 @@ class HelpDesk:
         embed = render.card(ticket, team.name, team.channel_id, team.voice_channel_id, self.lang)
         return embed, views.card_view(ticket, self.lang)
 
-    async def post_card(self, ticket_id: int, pinged: list[int]) -> None:
-        """Post the ticket's card, pinging exactly the mentors routing chose."""
-        loaded = await self._load(ticket_id)
-        channel = await self.queue_channel()
-        if loaded is None or channel is None:
+    async def post_messages(
+        self, session: AsyncSession, asked: svc.Asked, queue: discord.TextChannel | None
+    ) -> None:
+        """In the transaction that stores the ticket: its card in the queue channel (pinging
+        exactly the mentors routing chose; urgent, mentors are asked now) and the team's
+        status message in its space. Stored with the ticket, they cannot be lost to a
+        crash; the outbox posts them, never twice, and records their ids
+        (:meth:`_card_posted`, :meth:`_status_posted`)."""
+        ticket = asked.ticket
+        team = await session.get(Team, ticket.team_id)
+        if team is None:
             return
-        ticket, team = loaded
+        now = self.bot.clock.now()
+        if queue is not None:
+            embed, view = self._card(ticket, team)
+            content = t("help.card.new", self.lang, number=ticket.id)
+            if asked.pinged:
+                content += " " + " ".join(f"<@{m}>" for m in asked.pinged)
+            write = outbox.message_send(
+                queue.id,
+                content=content,
+                embeds=[embed.to_dict()],
+                components=view.to_components() if view is not None else (),
+                mentions={"parse": [], "users": [str(m) for m in asked.pinged]},
+                priority=Priority.URGENT,
+                on_done=CARD_POSTED,
+                ref={"ticket_id": ticket.id, "state": _state(ticket)},
+                key=f"help:card:{ticket.id}",
+            )
+            await outbox.enqueue(session, now, write)
+        else:
+            log.error("ticket %s: no help queue channel, its card cannot be posted", ticket.id)
+        if team.channel_id is not None:
+            write = outbox.message_send(
+                team.channel_id,
+                content=render.status_text(ticket, ticket.shown or {}, ticket.lang, now),
+                components=views.status_view(ticket, ticket.lang).to_components(),
+                on_done=STATUS_POSTED,
+                ref={"ticket_id": ticket.id, "state": _state(ticket)},
+                key=f"help:status:{ticket.id}",
+            )
+            await outbox.enqueue(session, now, write)
+
+    async def _card_posted(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        write: outbox.Claimed,
+        result: dict[str, Any] | None,
+        error: str | None,
+    ) -> None:
+        """The card is on Discord: its id is stored; if the ticket moved on meanwhile (a
+        mentor claimed it from another card's ping, it was cancelled), the card is edited
+        to show it as it is now."""
+        ticket_id = int(write.payload["ref"]["ticket_id"])
+        if error is not None:
+            log.error("the card of ticket %s could not be posted: %s", ticket_id, error)
+            return
+        ticket = await session.get(HelpTicket, ticket_id)
+        if ticket is None or result is None:
+            return
+        if ticket.card_message_id is None:
+            ticket.card_channel_id = int(write.payload["channel_id"])
+            ticket.card_message_id = int(result["message_id"])
+        if _state(ticket) != write.payload["ref"]["state"]:
+            await self._edit_card(session, now, ticket)
+
+    async def _edit_card(self, session: AsyncSession, now: datetime, ticket: HelpTicket) -> None:
+        team = await session.get(Team, ticket.team_id)
+        if team is None or ticket.card_message_id is None or ticket.card_channel_id is None:
+            return
         embed, view = self._card(ticket, team)
-        content = t("help.card.new", self.lang, number=ticket.id)
-        if pinged:
-            content += " " + " ".join(f"<@{m}>" for m in pinged)
-        message = await channel.send(
-            content,
-            embed=embed,
-            view=view,
-            allowed_mentions=_users(pinged),
+        write = outbox.message_edit(
+            ticket.card_channel_id,
+            ticket.card_message_id,
+            content=t("help.card.head." + ticket.status, self.lang, number=ticket.id),
+            embeds=[embed.to_dict()],
+            components=view.to_components() if view is not None else [],
         )
-        async with self.bot.db.begin() as session:
-            row = await session.get(HelpTicket, ticket_id)
-            moved = row is not None and _moved_on(ticket, row)
-            if row is not None:
-                row.card_channel_id, row.card_message_id = channel.id, message.id
-        if moved:
-            # A mentor pressed Claim before the card's id was stored (under load writes queue
-            # for seconds): that claim found no card to edit, so the card shows it now.
-            await self.update_card(ticket_id)
+        await outbox.enqueue(session, now, write)
 
     async def update_card(self, ticket_id: int) -> None:
-        loaded = await self._load(ticket_id)
-        if loaded is None:
-            return
-        ticket, team = loaded
-        if ticket.card_message_id is None or ticket.card_channel_id is None:
-            return
-        embed, view = self._card(ticket, team)
-        message = self.bot.get_partial_messageable(ticket.card_channel_id).get_partial_message(
-            ticket.card_message_id
-        )
-        try:
-            await message.edit(
-                content=t("help.card.head." + ticket.status, self.lang, number=ticket.id),
-                embed=embed,
-                view=view,
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
-        except discord.HTTPException as exc:
-            log.warning("could not update the card of ticket %s: %s", ticket_id, exc)
+        """Show the ticket as it is now on its card (a card not posted yet is shown as it
+        is when it is posted)."""
+        async with self.bot.db.begin() as session:
+            ticket = await session.get(HelpTicket, ticket_id)
+            if ticket is not None:
+                await self._edit_card(session, self.bot.clock.now(), ticket)
 
     async def ping(
         self,
@@ -205,68 +239,70 @@ class HelpDesk:
 
     # -- the team's side ---------------------------------------------------------
 
-    async def post_status(self, ticket_id: int) -> int | None:
-        """The team's status message in its space (edited as the queue moves)."""
-        loaded = await self._load(ticket_id)
-        if loaded is None:
-            return None
-        ticket, team = loaded
-        if team.channel_id is None:
-            return None
-        channel = self.bot.get_partial_messageable(team.channel_id, guild_id=self.bot.guild_id)
-        now = self.bot.clock.now()
-        try:
-            message = await channel.send(
-                render.status_text(ticket, ticket.shown or {}, ticket.lang, now),
-                view=views.status_view(ticket, ticket.lang),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
-        except discord.HTTPException as exc:
-            log.warning("could not post the status of ticket %s: %s", ticket_id, exc)
-            return None
-        async with self.bot.db.begin() as session:
-            row = await session.get(HelpTicket, ticket_id)
-            moved = row is not None and _moved_on(ticket, row)
-            if row is not None:
-                row.status_channel_id, row.status_message_id = team.channel_id, message.id
-                row.shown_at = now
-        if moved or ticket.status != "open":
-            # As for the card (post_card); and a ticket claimed or closed before its status
-            # message was first posted is shown as it is now, not as it was queued.
-            await self.update_status(ticket_id)
-        return message.id
+    async def _status_posted(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        write: outbox.Claimed,
+        result: dict[str, Any] | None,
+        error: str | None,
+    ) -> None:
+        """The status message is in the team's space: its id is stored; a ticket claimed or
+        closed meanwhile is shown as it is now, not as it was queued."""
+        ticket_id = int(write.payload["ref"]["ticket_id"])
+        if error is not None:
+            log.warning("the status message of ticket %s could not be posted: %s", ticket_id, error)
+            return
+        ticket = await session.get(HelpTicket, ticket_id)
+        if ticket is None or result is None:
+            return
+        if ticket.status_message_id is None:
+            ticket.status_channel_id = int(write.payload["channel_id"])
+            ticket.status_message_id = int(result["message_id"])
+            ticket.shown_at = now
+        if _state(ticket) != write.payload["ref"]["state"] or ticket.status != "open":
+            await self._show_status(session, now, ticket, Priority.NORMAL)
+
+    async def _show_status(
+        self, session: AsyncSession, now: datetime, ticket: HelpTicket, priority: Priority
+    ) -> None:
+        position = await svc.position_of(session, ticket) if ticket.status == "open" else None
+        estimate = await svc.estimator(session, self.bot.settings, now)
+        closed = (await svc.queue_state(session)).closed
+        shown = svc.display(ticket, position, estimate, closed)
+        await self._edit_status(session, now, ticket, shown, priority)
 
     async def update_status(self, ticket_id: int) -> None:
         """Show the ticket's current state in its status message now (not throttled: a claim,
         a release or a close is news, unlike a queue position moving)."""
-        async with self.bot.db.read() as session:
+        async with self.bot.db.begin() as session:
             ticket = await session.get(HelpTicket, ticket_id)
             if ticket is None or ticket.status_message_id is None:
-                return
-            position = await svc.position_of(session, ticket) if ticket.status == "open" else None
-            estimate = await svc.estimator(session, self.bot.settings, self.bot.clock.now())
-            closed = (await svc.queue_state(session)).closed
-        shown = svc.display(ticket, position, estimate, closed)
-        await self._edit_status(ticket, shown)
+                return  # not posted yet: shown as it is when it is (_status_posted)
+            await self._show_status(session, self.bot.clock.now(), ticket, Priority.NORMAL)
 
-    async def _edit_status(self, ticket: HelpTicket, shown: dict) -> None:
-        now = self.bot.clock.now()
+    async def _edit_status(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        ticket: HelpTicket,
+        shown: dict[str, Any],
+        priority: Priority,
+    ) -> None:
+        """Edit the status message through the outbox (a newer edit of it, while this one
+        waits, takes its place) and record what it shows, in the same transaction."""
         assert ticket.status_channel_id is not None and ticket.status_message_id is not None
-        message = self.bot.get_partial_messageable(
-            ticket.status_channel_id, guild_id=self.bot.guild_id
-        ).get_partial_message(ticket.status_message_id)
         state = shown.get("state")
-        try:
-            await message.edit(
-                content=render.status_text(ticket, shown, ticket.lang, now),
-                view=views.status_view(ticket, ticket.lang) if state == "open" else None,
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
-        except discord.HTTPException as exc:
-            log.warning("could not edit the status of ticket %s: %s", ticket.id, exc)
-            return
-        async with self.bot.db.begin() as session:
-            await svc.mark_shown(session, ticket.id, shown, now)
+        view = views.status_view(ticket, ticket.lang) if state == "open" else None
+        write = outbox.message_edit(
+            ticket.status_channel_id,
+            ticket.status_message_id,
+            content=render.status_text(ticket, shown, ticket.lang, now),
+            components=view.to_components() if view is not None else [],
+            priority=priority,
+        )
+        await outbox.enqueue(session, now, write)
+        await svc.mark_shown(session, ticket.id, shown, now)
 
     async def tell_team(
         self,
@@ -330,23 +366,6 @@ class HelpDesk:
 
     # -- after each change (commands, buttons and timers all come here) ------------
 
-    async def asked(self, asked: svc.Asked) -> None:
-        ticket_id = asked.ticket.id
-        missing = False
-        try:
-            await self.post_card(ticket_id, asked.pinged)
-        except discord.HTTPException as exc:
-            # The ticket is stored and queued; its card follows when Discord takes it.
-            log.warning(
-                "could not post the card of ticket %s (tried again soon): %s", ticket_id, exc
-            )
-            missing = True
-        if await self.post_status(ticket_id) is None and asked.space_channel_id is not None:
-            missing = True
-        if missing:
-            self.retry_later(ticket_id)
-        self.poke()
-
     async def claimed(self, claimed: svc.Claimed) -> None:
         ticket = claimed.ticket
         if claimed.space_channel_id is not None:
@@ -393,128 +412,6 @@ class HelpDesk:
         elif by_team and closed.mentor_id is not None:
             await self.ping(ticket.id, "help.ping.cancelled", [closed.mentor_id])
         self.poke()
-
-    # -- after a crash ---------------------------------------------------------------
-
-    async def catch_up(self, before: datetime) -> int:
-        """Live tickets asked before ``before`` (this process's start) whose card or status
-        message a crash left unrecorded: the bot may have died after Discord posted it and
-        before it wrote the message id down, so the message is looked for first (by the
-        ticket's buttons) and posted only when Discord does not have it. Returns how many
-        tickets are complete again (the others are tried again later)."""
-        async with self.bot.db.read() as session:
-            ids = (
-                await session.scalars(
-                    select(HelpTicket.id)
-                    .where(
-                        HelpTicket.status.in_(LIVE_STATUSES),
-                        HelpTicket.created_at < before,
-                        HelpTicket.card_message_id.is_(None)
-                        | HelpTicket.status_message_id.is_(None),
-                    )
-                    .order_by(HelpTicket.id)
-                )
-            ).all()
-        done = 0
-        for ticket_id in ids:
-            if await self.complete(ticket_id):
-                done += 1
-            else:
-                self.retry_later(ticket_id)
-        if ids:
-            log.info("help tickets caught up after a restart: %d of %d complete", done, len(ids))
-        return done
-
-    async def _catch_up_ticket(self, ticket: HelpTicket, space_id: int | None) -> int:
-        """Find or post what the ticket lacks (card, status message); how many were put right.
-        Discord refusing for now is logged, and :meth:`complete` says what is still missing."""
-        fixed = 0
-        try:
-            if ticket.card_message_id is None:
-                fixed += await self._catch_up_card(ticket)
-            if ticket.status_message_id is None and space_id:
-                fixed += await self._catch_up_status(ticket, space_id)
-        except discord.HTTPException as exc:
-            log.warning("could not catch up the messages of ticket %s: %s", ticket.id, exc)
-        return fixed
-
-    async def complete(self, ticket_id: int) -> bool:
-        """Whether a live ticket has its card and (when its team has a space) its status
-        message; what is missing is found or posted first."""
-        loaded = await self._load(ticket_id)
-        if loaded is None or loaded[0].status not in LIVE_STATUSES:
-            return True
-        ticket, team = loaded
-        if ticket.card_message_id is not None and (
-            ticket.status_message_id is not None or not team.channel_id
-        ):
-            return True
-        await self._catch_up_ticket(ticket, team.channel_id)
-        loaded = await self._load(ticket_id)
-        if loaded is None:
-            return True
-        ticket, team = loaded
-        return ticket.card_message_id is not None and (
-            ticket.status_message_id is not None or not team.channel_id
-        )
-
-    def retry_later(self, ticket_id: int, attempt: int = 0) -> None:
-        """Post a ticket's missing card or status message after a pause, with growing pauses
-        while Discord keeps refusing (then: at the next start)."""
-        if attempt >= len(RETRY_DELAYS_S):
-            log.error(
-                "gave up on the messages of ticket %s (tried again at the next start)", ticket_id
-            )
-            return
-        pending = self._retries.get(ticket_id)
-        if pending is not None and not pending.done():
-            return
-
-        async def later() -> None:
-            await asyncio.sleep(RETRY_DELAYS_S[attempt])
-            task = asyncio.current_task()
-            if task is not None:  # from here on it is work the bot is doing
-                task.set_name(f"{JOB_TASK_PREFIX}help-retry-{ticket_id}")
-            self._retries.pop(ticket_id, None)
-            try:
-                done = await self.complete(ticket_id)
-            except Exception:
-                log.exception("could not complete the messages of ticket %s", ticket_id)
-                done = False
-            if not done:
-                self.retry_later(ticket_id, attempt + 1)
-
-        # Not a hackbot-job while it only sleeps: nothing to wait for.
-        self._retries[ticket_id] = asyncio.create_task(later(), name=f"help-retry-{ticket_id}")
-
-    async def _catch_up_card(self, ticket: HelpTicket) -> int:
-        channel = await self.queue_channel()
-        if channel is None:
-            return 0
-        found = await _find_own(self.bot, channel, ticket, rf"help:[a-z]+:{ticket.id}")
-        if found is None:
-            await self.post_card(ticket.id, list(ticket.pinged or []))
-            return 1
-        async with self.bot.db.begin() as session:
-            row = await session.get(HelpTicket, ticket.id)
-            if row is not None and row.card_message_id is None:
-                row.card_channel_id, row.card_message_id = channel.id, found
-        await self.update_card(ticket.id)
-        return 1
-
-    async def _catch_up_status(self, ticket: HelpTicket, space_id: int) -> int:
-        channel = self.bot.get_partial_messageable(space_id, guild_id=self.bot.guild_id)
-        found = await _find_own(self.bot, channel, ticket, rf"help:cancel:{ticket.id}")
-        if found is None:
-            if await self.post_status(ticket.id) is None:
-                return 0
-        else:
-            async with self.bot.db.begin() as session:
-                row = await session.get(HelpTicket, ticket.id)
-                if row is not None and row.status_message_id is None:
-                    row.status_channel_id, row.status_message_id = space_id, found
-        await self.update_status(ticket.id)
-        return 1
 
     # -- timers -------------------------------------------------------------------
 
@@ -594,14 +491,13 @@ class HelpDesk:
             now = self.bot.clock.now()
             async with self.bot.db.read() as session:
                 plan = await svc.refresh_plan(session, self.bot.settings, now, EDITS_PER_PASS)
-                tickets = {
-                    e.ticket_id: await session.get(HelpTicket, e.ticket_id) for e in plan.edits
-                }
-            for edit in plan.edits:
-                ticket = tickets[edit.ticket_id]
-                if ticket is not None:
-                    await self._edit_status(ticket, edit.display)
-                    await asyncio.sleep(EDIT_PAUSE_S)
+            # Handed to the outbox in one go, bulk: it paces them after what people wait
+            # for, and a newer position of a ticket replaces one not yet shown.
+            async with self.bot.db.begin() as session:
+                for edit in plan.edits:
+                    ticket = await session.get(HelpTicket, edit.ticket_id)
+                    if ticket is not None and ticket.status_message_id is not None:
+                        await self._edit_status(session, now, ticket, edit.display, Priority.BULK)
             if plan.later is not None and plan.later > now:
                 await self._refresh_at(plan.later)
             if len(plan.edits) < EDITS_PER_PASS or self.bot.is_closed():
@@ -646,24 +542,6 @@ class HelpDesk:
         return len(spaces)
 
 
-async def _find_own(
-    bot: HackBot, channel: discord.abc.Messageable, ticket: HelpTicket, custom_id: str
-) -> int | None:
-    """The id of the bot's message in ``channel`` (posted after the ticket was asked) with a
-    button whose custom id matches ``custom_id`` (a regular expression), if there is one."""
-    pattern = re.compile(custom_id)
-    me = bot.user.id if bot.user else None
-    after = discord.Object(id=discord.utils.time_snowflake(ticket.created_at - FIND_SLACK))
-    async for message in channel.history(limit=FIND_LIMIT, after=after):
-        if message.author.id != me:
-            continue
-        for row in message.components:
-            for child in getattr(row, "children", []):
-                if pattern.fullmatch(getattr(child, "custom_id", None) or ""):
-                    return message.id
-    return None
-
-
 def _users(ids: list[int]) -> discord.AllowedMentions:
     return discord.AllowedMentions(
         everyone=False,
@@ -681,7 +559,7 @@ def desk_of(bot: HackBot) -> HelpDesk:
     return desk
 
 
-def _moved_on(posted: HelpTicket, now: HelpTicket) -> bool:
-    """Whether the ticket changed (claimed, released, closed) between the moment its message
-    was rendered and the moment the message's id is stored."""
-    return (posted.status, posted.claimed_by) != (now.status, now.claimed_by)
+def _state(ticket: HelpTicket) -> list[Any]:
+    """What a ticket's card and status message show that can change before they are posted
+    (claimed, released, closed): compared when Discord has them."""
+    return [ticket.status, ticket.claimed_by]
