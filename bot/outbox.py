@@ -276,6 +276,9 @@ def _same_message(found: dict[str, Any], p: dict[str, Any]) -> bool:
     return _components_ids(found.get("components")) == _components_ids(p.get("components"))
 
 
+#: Discord's answer to a write in an archived thread.
+THREAD_ARCHIVED = 50083
+
 #: How many of a channel's last messages are read to find a send a crash cut.
 FIND_LAST = 100
 
@@ -315,7 +318,14 @@ async def _message_edit(http: HTTPClient, p: dict[str, Any]) -> None:
         channel_id=p["channel_id"],
         message_id=p["message_id"],
     )
-    await http.request(route, json=body)
+    try:
+        await http.request(route, json=body)
+    except discord.HTTPException as error:
+        if error.code != THREAD_ARCHIVED:
+            raise
+        # A message in an archived thread (a forum post): brought back, then edited.
+        await http.edit_channel(p["channel_id"], archived=False)
+        await http.request(route, json=body)
 
 
 @executor("overwrite.set")
@@ -333,9 +343,6 @@ async def _overwrite_set(http: HTTPClient, p: dict[str, Any]) -> None:
 @executor("overwrite.delete")
 async def _overwrite_delete(http: HTTPClient, p: dict[str, Any]) -> None:
     await http.delete_channel_permissions(p["channel_id"], p["target_id"], reason=p.get("reason"))
-
-
-THREAD_ARCHIVED = 50083
 
 
 async def _unarchived(

@@ -29,6 +29,7 @@ from bot.interactions import (
 )
 from bot.localization import L
 from bot.models import Challenge
+from bot.models.outbox import Priority
 from bot.services import challenges as service
 from bot.services import outbox
 from bot.services import problems as problem_service
@@ -510,50 +511,59 @@ class ChallengesCog(commands.Cog):
         return channel  # type: ignore[return-value]
 
     async def refresh_description(self, challenge_id: int) -> None:
-        async with self.bot.db.read() as session:
+        """Show the challenge as it is now in its pinned description (through the outbox: a
+        newer edit, while this one waits, takes its place). A forum post follows a new name
+        (Discord allows about 2 renames per 10 minutes: an organiser's edit, rare)."""
+        async with self.bot.db.begin() as session:
             challenge = await service.get(session, challenge_id)
             linked = len(await problem_service.linked_to(session, challenge_id))
-        channel = await self._home_channel(challenge)
-        if channel is None or not challenge.pinned_message_id:
-            return
-        message = channel.get_partial_message(challenge.pinned_message_id)  # type: ignore[union-attr]
-        try:
-            await message.edit(
-                embed=description_embed(challenge, self.lang, linked),
-                view=follow_view(challenge.id, self.lang),
+            home = challenge.channel_id or challenge.thread_id
+            if not home or not challenge.pinned_message_id:
+                return
+            write = outbox.message_edit(
+                home,
+                challenge.pinned_message_id,
+                embeds=[description_embed(challenge, self.lang, linked).to_dict()],
+                components=follow_view(challenge.id, self.lang).to_components(),
             )
-            if isinstance(channel, discord.Thread) and channel.name != challenge.name[:100]:
+            await outbox.enqueue(session, self.bot.clock.now(), write)
+        if challenge.thread_id is None:
+            return
+        channel = await self._home_channel(challenge)
+        if isinstance(channel, discord.Thread) and channel.name != challenge.name[:100]:
+            try:
                 await channel.edit(name=challenge.name[:100])
-        except discord.HTTPException:
-            log.warning("could not update the description of challenge %s", challenge.slug)
+            except discord.HTTPException:
+                log.warning("could not rename the post of challenge %s", challenge.slug)
 
     async def refresh_listing(self, challenge_id: int) -> bool:
-        """Edit the challenge's teams message if what it shows changed. Returns whether it was edited."""
-        async with self._listing_lock:
-            async with self.bot.db.read() as session:
-                try:
-                    challenge = await service.get(session, challenge_id)
-                except NotFound:
-                    return False
-                teams = await service.teams_for(session, challenge_id)
-            digest = service.listing_digest(teams)
-            if not challenge.teams_message_id or (challenge.listing or {}).get("digest") == digest:
-                return False
-            channel = await self._home_channel(challenge)
-            if channel is None:
-                return False
-            message = channel.get_partial_message(challenge.teams_message_id)  # type: ignore[union-attr]
+        """Show the challenge's teams in its teams message if what it shows changed (through
+        the outbox, bulk: a burst of team changes is one edit, as last written). Returns
+        whether an edit was stored."""
+        async with self._listing_lock, self.bot.db.begin() as session:
             try:
-                await message.edit(embed=teams_embed(challenge, teams, self.lang))
-            except discord.HTTPException:
-                log.warning("could not update the teams of challenge %s", challenge.slug)
+                challenge = await service.get(session, challenge_id)
+            except NotFound:
                 return False
-            async with self.bot.db.begin() as session:
-                await service.set_home(
-                    session,
-                    challenge_id,
-                    listing={"digest": digest, "team_ids": [team.id for team in teams]},
-                )
+            teams = await service.teams_for(session, challenge_id)
+            digest = service.listing_digest(teams)
+            home = challenge.channel_id or challenge.thread_id
+            if not home or not challenge.teams_message_id:
+                return False
+            if (challenge.listing or {}).get("digest") == digest:
+                return False
+            write = outbox.message_edit(
+                home,
+                challenge.teams_message_id,
+                embeds=[teams_embed(challenge, teams, self.lang).to_dict()],
+                priority=Priority.BULK,
+            )
+            await outbox.enqueue(session, self.bot.clock.now(), write)
+            await service.set_home(
+                session,
+                challenge_id,
+                listing={"digest": digest, "team_ids": [team.id for team in teams]},
+            )
             return True
 
     @commands.Cog.listener("on_hackbot_team_changed")
@@ -649,19 +659,32 @@ class ChallengesCog(commands.Cog):
         if guild is None:
             return
         reason = t("challenges.audit_reason", self.lang)
+        # The home's last word, then closed to new messages: through the outbox (a post
+        # is archived and locked after it, in that order; a channel becomes read-only).
+        channel = guild.get_channel_or_thread(home) if home else None
+        notice = t("challenges.closed_notice", self.lang)
+        writes: list[outbox.Write] = []
+        if isinstance(channel, discord.Thread):
+            writes.append(outbox.thread_close(channel.id, content=notice, reason=reason))
+        elif isinstance(channel, discord.TextChannel):
+            writes.append(outbox.message_send(channel.id, content=notice))
+            writes.append(
+                outbox.overwrite_set(
+                    channel.id,
+                    guild.default_role.id,
+                    allow=discord.Permissions(view_channel=True).value,
+                    deny=discord.Permissions(send_messages=True).value,
+                    member=False,
+                    reason=reason,
+                )
+            )
+        if writes:
+            async with self.bot.db.begin() as session:
+                await outbox.enqueue_many(session, self.bot.clock.now(), writes)
         try:
             role = guild.get_role(role_id) if role_id else None
             if role is not None:
                 await role.delete(reason=reason)
-            channel = guild.get_channel_or_thread(home) if home else None
-            if isinstance(channel, discord.Thread):
-                await channel.send(t("challenges.closed_notice", self.lang))
-                await channel.edit(archived=True, locked=True)
-            elif isinstance(channel, discord.TextChannel):
-                await channel.send(t("challenges.closed_notice", self.lang))
-                await channel.set_permissions(
-                    guild.default_role, view_channel=True, send_messages=False, reason=reason
-                )
         except discord.HTTPException:
             log.warning("could not close the home of removed challenge %s", challenge_id)
 
