@@ -328,6 +328,14 @@ async def _message_edit(http: HTTPClient, p: dict[str, Any]) -> None:
         await http.request(route, json=body)
 
 
+@executor("message.delete")
+async def _message_delete(http: HTTPClient, p: dict[str, Any]) -> None:
+    try:
+        await http.delete_message(p["channel_id"], p["message_id"], reason=p.get("reason"))
+    except discord.NotFound:
+        pass  # deleted already (by someone, or before a crash)
+
+
 @executor("overwrite.set")
 async def _overwrite_set(http: HTTPClient, p: dict[str, Any]) -> None:
     await http.edit_channel_permissions(

@@ -222,6 +222,24 @@ def message_edit(
     )
 
 
+def message_delete(
+    channel_id: int,
+    message_id: int,
+    *,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    """Delete the bot's message (a message already gone counts as deleted). An edit of it
+    still waiting is superseded: it is deleted, not edited first."""
+    return Write(
+        "message.delete",
+        f"deletes:{channel_id}",
+        {"channel_id": channel_id, "message_id": message_id, "reason": reason},
+        priority,
+        coalesce_key=f"message:{channel_id}:{message_id}",
+    )
+
+
 def overwrite_set(
     channel_id: int,
     target_id: int,

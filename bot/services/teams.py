@@ -875,6 +875,20 @@ async def replace_profile_card(
     return old
 
 
+async def board_card_of(session: AsyncSession, kind: str, owner_id: int) -> BoardCard | None:
+    """The card on the board now: a person's /lft card (``kind`` "profile", their Discord
+    id) or a team's recruit card ("team", its id)."""
+    if kind == "profile":
+        profile = await session.scalar(
+            select(Profile)
+            .join(Member, Member.id == Profile.member_id)
+            .where(Member.discord_id == owner_id)
+        )
+        return _card(profile.card_channel_id, profile.card_message_id) if profile else None
+    team = await session.get(Team, owner_id)
+    return _card(team.card_channel_id, team.card_message_id) if team else None
+
+
 async def replace_team_card(
     session: AsyncSession, team_id: int, channel_id: int, message_id: int
 ) -> BoardCard | None:

@@ -12,10 +12,11 @@ from discord.ext import commands
 from bot import threads
 from bot.admin import admin_group
 from bot.db import Busy
+from bot.services import outbox
 from bot.services import teams as team_service
 from cogs.teams import spaces, views
 from cogs.teams.admin import AdminTeams, AutoformButton
-from cogs.teams.team_commands import Teams, remove_cards
+from cogs.teams.team_commands import Teams, card_removals, register_card_handlers
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -38,12 +39,13 @@ class TeamEvents(commands.Cog):
                     return
             async with self.bot.db.begin() as session:
                 stale = await team_service.stale_cards(session, self.bot.settings, team_id)
+                await outbox.enqueue_many(
+                    session, self.bot.clock.now(), card_removals(self.bot, stale)
+                )
         except Busy:
             # A burst: the cards stay (their buttons still answer correctly) until the
             # team's next change.
             log.warning("board cards of team %s left for later: the database is busy", team_id)
-            return
-        await remove_cards(self.bot, stale)
 
     async def cog_unload(self) -> None:
         # Delayed renames die with the bot: the next change to the team renames its space.
@@ -70,6 +72,7 @@ class TeamEvents(commands.Cog):
 
 async def setup(bot: HackBot) -> None:
     manager = spaces.manager(bot)
+    register_card_handlers(bot)
     # Asked last (cogs load in order): posts archive their own first, then idle spaces.
     threads.register_room_maker(bot, "team spaces", manager.headroom.make_room)
     manager.headroom.start()

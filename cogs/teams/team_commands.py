@@ -16,6 +16,7 @@ from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, send
 from bot.localization import L
 from bot.models import Member
+from bot.outbox import eta_text
 from bot.services import outbox
 from bot.services import registration as reg_service
 from bot.services import teams as team_service
@@ -53,16 +54,81 @@ async def board_channel(bot: HackBot) -> discord.TextChannel:
     )
 
 
-async def remove_cards(bot: HackBot, stale: list[team_service.BoardCard]) -> None:
-    """Take cards off the board (they are the bot's own messages: no extra permission)."""
+def card_removals(bot: HackBot, stale: list[team_service.BoardCard]) -> list[outbox.Write]:
+    """The writes that take cards off the board (the bot's own messages: no extra
+    permission; one already gone counts as taken off)."""
     reason = t("teams.card_removed_reason", bot.settings.event.language)
-    for card in stale:
-        try:
-            await bot.http.delete_message(card.channel_id, card.message_id, reason=reason)
-        except discord.NotFound:
-            pass  # someone deleted it already
-        except discord.HTTPException as exc:
-            log.warning("could not take card %s off the board: %s", card.message_id, exc)
+    return [outbox.message_delete(c.channel_id, c.message_id, reason=reason) for c in stale]
+
+
+#: The outbox handlers that record a board card once Discord has it.
+PROFILE_CARD = "board.profile_card"
+TEAM_CARD = "board.team_card"
+#: How long a /lft or recruit answer waits for its card, to give its link (seconds);
+#: past it, the answer says when the card will be there.
+CARD_WAIT_S = 4.0
+
+
+def register_card_handlers(bot: HackBot) -> None:
+    async def profile_card(session, now, write, result, error) -> None:  # type: ignore[no-untyped-def]
+        """A /lft card is on the board: it replaces the person's previous card, unless they
+        found a team meanwhile (then it is taken down at once)."""
+        if error is not None or result is None:
+            log.warning("a /lft card could not be posted: %s", error)
+            return
+        discord_id = int(write.payload["ref"]["discord_id"])
+        card = team_service.BoardCard(int(write.payload["channel_id"]), int(result["message_id"]))
+        if await team_service.team_of(session, discord_id) is not None:
+            stale = [card]
+        else:
+            old = await team_service.replace_profile_card(
+                session, discord_id, card.channel_id, card.message_id
+            )
+            stale = [old] if old else []
+        await outbox.enqueue_many(session, now, card_removals(bot, stale))
+
+    async def team_card(session, now, write, result, error) -> None:  # type: ignore[no-untyped-def]
+        """A recruit card is on the board: it replaces the team's previous one, and is taken
+        down at once if the team filled up (or was archived) meanwhile."""
+        if error is not None or result is None:
+            log.warning("a recruit card could not be posted: %s", error)
+            return
+        team_id = int(write.payload["ref"]["team_id"])
+        old = await team_service.replace_team_card(
+            session, team_id, int(write.payload["channel_id"]), int(result["message_id"])
+        )
+        stale = [old] if old else []
+        stale += await team_service.stale_cards(session, bot.settings, team_id)
+        await outbox.enqueue_many(session, now, card_removals(bot, stale))
+
+    bot.outbox.on_done(PROFILE_CARD, profile_card)
+    bot.outbox.on_done(TEAM_CARD, team_card)
+
+
+async def post_card(
+    bot: HackBot,
+    write: outbox.Write,
+    owner: tuple[str, int],
+    posted_key: str,
+    posting_key: str,
+    lang: str,
+) -> str:
+    """Store the card's post (the outbox sends it, never twice) and the answer to give:
+    with the card's link if Discord has it within :data:`CARD_WAIT_S`, otherwise when it
+    will be there."""
+    async with bot.db.begin() as session:
+        (stored,) = await outbox.enqueue_many(session, bot.clock.now(), [write])
+    queued = stored.queued
+    if queued is not None and await bot.outbox.wait([queued.id], within=CARD_WAIT_S):
+        async with bot.db.read() as session:
+            card = await team_service.board_card_of(session, *owner)
+        if card is not None:
+            link = (
+                f"https://discord.com/channels/{bot.guild_id}/{card.channel_id}/{card.message_id}"
+            )
+            return t(posted_key, lang, link=link)
+    eta = eta_text(bot.outbox.estimate(queued) if queued is not None else 0.0, lang)
+    return t(posting_key, lang, eta=eta)
 
 
 async def team_autocomplete(
@@ -573,17 +639,18 @@ class Teams(commands.Cog):
         )
         embed.title = t("lft.card_title", board_lang, name=profile.display_name)
         board = await board_channel(self.bot)
-        message = await board.send(
-            embed=embed,
-            view=views.lft_view(interaction.user.id, board_lang),
-            allowed_mentions=discord.AllowedMentions.none(),
+        # One card per person: the previous one is taken down once this one is up.
+        write = outbox.message_send(
+            board.id,
+            embeds=[embed.to_dict()],
+            components=views.lft_view(interaction.user.id, board_lang).to_components(),
+            on_done=PROFILE_CARD,
+            ref={"discord_id": interaction.user.id},
+            key=f"board:profile:{interaction.user.id}",
         )
-        async with self.bot.db.begin() as session:
-            old = await team_service.replace_profile_card(
-                session, interaction.user.id, board.id, message.id
-            )
-        await remove_cards(self.bot, [old] if old else [])  # one card per person
-        await send(interaction, t("lft.posted", lang, link=message.jump_url))
+        owner = ("profile", interaction.user.id)
+        text = await post_card(self.bot, write, owner, "lft.posted", "lft.posting", lang)
+        await send(interaction, text)
 
 
 async def _challenge_names(session, ids: list[int]) -> list[str]:  # type: ignore[no-untyped-def]
@@ -687,15 +754,22 @@ class RecruitView(GuardedView):
         embed = cards.team_embed(bot, data, board_lang)
         embed.title = t("teams.recruit_card_title", board_lang, team=data.name)
         board = await board_channel(bot)
-        message = await board.send(
-            embed=embed,
-            view=views.team_card_view(data.id, board_lang),
-            allowed_mentions=discord.AllowedMentions.none(),
+        # One card per team: the previous one is taken down once this one is up.
+        write = outbox.message_send(
+            board.id,
+            embeds=[embed.to_dict()],
+            components=views.team_card_view(data.id, board_lang).to_components(),
+            on_done=TEAM_CARD,
+            ref={"team_id": data.id},
+            key=f"board:team:{data.id}",
         )
-        async with bot.db.begin() as session:
-            old = await team_service.replace_team_card(session, data.id, board.id, message.id)
-        await remove_cards(bot, [old] if old else [])  # one card per team
-        await interaction.edit_original_response(
-            content=t("teams.recruit_posted", self.lang, link=message.jump_url), view=None
+        text = await post_card(
+            bot,
+            write,
+            ("team", data.id),
+            "teams.recruit_posted",
+            "teams.recruit_posting",
+            self.lang,
         )
+        await interaction.edit_original_response(content=text, view=None)
         bot.dispatch("hackbot_team_changed", data.id)

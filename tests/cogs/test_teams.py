@@ -226,6 +226,40 @@ async def test_board_cards_with_buttons_that_survive_a_restart(start_sandbox):
     assert team_card["id"] not in [m["id"] for m in board.messages]
 
 
+async def test_a_card_the_board_cannot_take_yet_is_promised_then_posted_once(
+    start_sandbox, monkeypatch
+):
+    """The board channel takes one post per 5 s here: the second card waits in the outbox,
+    and the answer says when it comes instead of making the person wait."""
+    from cogs.teams import team_commands
+
+    monkeypatch.setattr(team_commands, "CARD_WAIT_S", 0.5)
+    slow_board = {
+        "bucket_overrides": {
+            **FAST_CHANNELS["bucket_overrides"],
+            "POST /channels/{channel_id}/messages": (1, 5.0),
+        }
+    }
+    sb = await start_sandbox(SMALL, rate_limits=slow_board)
+    ana = await registered(sb, "ana", types=("Design",))
+    bob = await registered(sb, "bob")
+    await ana.slash("lft")
+    sb.settle_after_interaction = False
+    second = await bob.slash("lft")
+    sb.settle_after_interaction = True
+    assert second.text.startswith("Your card goes on the board in "), second.text
+    board = sb.channel("team-board")
+    await sb.settle()
+    assert await sb.bot.outbox.idle(within=20)
+    titles = [m["embeds"][0]["title"] for m in board.messages]
+    assert titles == ["Ana is looking for a team", "Bob is looking for a team"]
+    async with sb.bot.db.read() as session:
+        from bot.services import teams as team_service
+
+        card = await team_service.board_card_of(session, "profile", bob.id)
+    assert card is not None and card.message_id == int(board.messages[-1]["id"])
+
+
 async def test_autoform_preview_confirm_and_spaces(start_sandbox):
     sb = await start_sandbox({"teams": {"min_size": 2, "max_size": 3}}, rate_limits=FAST_CHANNELS)
     org = await sb.add_member("org", roles=["Organiser"], locale="en-US")
