@@ -59,6 +59,10 @@ MAX_IN_FLIGHT = 16
 #: Requests per second the outbox allows itself, until Discord says otherwise: its
 #: documented 50 per second less room for the bot's own reads and answers.
 GLOBAL_RATE = 45.0
+#: Writes that may start at once when the pace has been idle; beyond that they are spaced
+#: evenly (1 / pace apart): a burst of 45 in one instant can reach Discord spread so that
+#: two of them fall in one of its one-second windows, past 50.
+GLOBAL_BURST = 5.0
 #: After this many writes of a more urgent kind in a lane, a waiting bulk write goes once.
 FAIR_SHARE = 4
 #: Completions are written in batches: at most this long after the write, or this many.
@@ -440,7 +444,8 @@ class Lane:
     favoured: int = 0  # more urgent writes sent in a row while bulk ones waited
 
     def __len__(self) -> int:
-        return sum(len(q) for q in self.queues)
+        first, second, third = self.queues
+        return len(first) + len(second) + len(third)
 
     def head_priority(self) -> int | None:
         for priority, queue in enumerate(self.queues):
@@ -491,7 +496,9 @@ class Outbox:
         self._runner: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False
-        self._sent_at: deque[float] = deque()  # monotonic start times, for the global rate
+        # The global pace as a token bucket: GLOBAL_BURST at most, refilled at the pace.
+        self._tokens = GLOBAL_BURST
+        self._tokens_at = time.monotonic()
         self._paused_until = 0.0
         self.sent = 0
         self.failed = 0
@@ -659,6 +666,9 @@ class Outbox:
             times.append(self._paused_until - now)
         if self.learner.global_until > now:
             times.append(self.learner.global_until - now)
+        if self._where and self._tokens < 1.0:
+            # The global pace is spent: wake when the next write may start.
+            times.append((1.0 - self._tokens) / self.learner.global_rate)
         return max(0.005, min(times))
 
     def _release_delayed(self, now: float) -> None:
@@ -675,15 +685,29 @@ class Outbox:
     def _global_room(self, now: float) -> int:
         if now < self.learner.global_until:
             return 0
-        while self._sent_at and now - self._sent_at[0] >= 1.0:
-            self._sent_at.popleft()
-        return max(0, int(self.learner.global_rate) - len(self._sent_at))
+        elapsed = max(0.0, now - self._tokens_at)
+        self._tokens = min(GLOBAL_BURST, self._tokens + elapsed * self.learner.global_rate)
+        self._tokens_at = now
+        return int(self._tokens)
+
+    async def _pace(self) -> None:
+        """Wait until the global pace lets one more write start."""
+        while True:
+            now = time.monotonic()
+            if self._global_room(now) >= 1:
+                return
+            wait = (1.0 - self._tokens) / self.learner.global_rate
+            if now < self.learner.global_until:
+                wait = self.learner.global_until - now
+            await asyncio.sleep(max(0.001, wait))
 
     async def _start_ready(self) -> bool:
         now = time.monotonic()
         self._release_delayed(now)
-        room = min(MAX_IN_FLIGHT - len(self._tasks), self._global_room(now))
-        if room <= 0:
+        # A batch is picked and claimed at once (one scan, one transaction), then started
+        # one by one at the global pace (_pace).
+        room = MAX_IN_FLIGHT - len(self._tasks)
+        if room <= 0 or self._global_room(now) <= 0:
             return False
         paused = now < self._paused_until
         if not paused and self.learner.invalid_recently() >= INVALID_PAUSE_AT:
@@ -709,9 +733,8 @@ class Outbox:
         if not candidates:
             self._forget_empty_lanes()
             return False
-        candidates.sort(key=lambda c: (c[0], c[1]))
         picked: list[tuple[int, Lane]] = []
-        for _, _, lane in candidates[:room]:
+        for _, _, lane in heapq.nsmallest(room, candidates, key=lambda c: (c[0], c[1])):
             picked.append((lane.pop(), lane))
             lane.in_flight += 1
         self._claiming = True
@@ -726,7 +749,8 @@ class Outbox:
                 lane.in_flight -= 1
                 await self._vanished(write_id)
                 continue
-            self._sent_at.append(now)
+            await self._pace()
+            self._tokens -= 1.0
             task = asyncio.create_task(self._carry_out(write, lane), name="hackbot-job:outbox")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -831,16 +855,22 @@ class Outbox:
             return
         now = self.clock.now()
         plain: list[int] = []
+        results: list[tuple[int, dict[str, Any] | None]] = []
+        followed: list[tuple[service.Claimed, dict[str, Any] | None, str | None]] = []
         retries: list[tuple[service.Claimed, datetime]] = []
         try:
             async with self.db.begin() as session:
                 for write, result, error in batch:
                     if error is None:
-                        if result is None and write.on_done is None:
+                        # The result (a message's id) is kept on the write only when no
+                        # handler records it where the feature reads it: one statement
+                        # for the rest.
+                        if result is None or write.on_done is not None:
                             plain.append(write.id)
-                            continue
-                        await service.complete(session, now, write.id, result)
-                        await self._follow_up(session, now, write, result, None)
+                        else:
+                            results.append((write.id, result))
+                        if write.on_done is not None:
+                            followed.append((write, result, None))
                         continue
                     retry, text, pause = classify(error)
                     if not retry:
@@ -865,6 +895,8 @@ class Outbox:
                         when = max(when, now)
                     retries.append((write, when))
                 await service.complete_many(session, now, plain)
+                await service.complete_with_results(session, now, results)
+                await self._follow_ups(session, now, followed)
         except BaseException:
             self._done[:0] = batch
             raise
@@ -892,6 +924,29 @@ class Outbox:
         the worker starts."""
         self.handlers[name] = handler
 
+    async def _follow_ups(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        outcomes: list[tuple[service.Claimed, dict[str, Any] | None, str | None]],
+    ) -> None:
+        """The handlers of writes done: those that take many at once are called once per
+        name (one statement for a broadcast's thousands of deliveries), the others one
+        write at a time."""
+        grouped: dict[str, list[tuple[service.Claimed, dict[str, Any] | None, str | None]]] = {}
+        for outcome in outcomes:
+            name = outcome[0].on_done or ""
+            if name in service.DONE_MANY_HANDLERS and name not in self.handlers:
+                grouped.setdefault(name, []).append(outcome)
+            else:
+                await self._follow_up(session, now, *outcome)
+        for name, many in grouped.items():
+            try:
+                async with session.begin_nested():
+                    await service.DONE_MANY_HANDLERS[name](session, now, many)
+            except Exception:
+                log.exception("outbox: the %s handler of %d writes failed", name, len(many))
+
     async def _follow_up(
         self,
         session: AsyncSession,
@@ -905,7 +960,19 @@ class Outbox:
         name = write.on_done or ""
         handler = self.handlers.get(name) or service.DONE_HANDLERS.get(name)
         if handler is None:
-            return
+            many = service.DONE_MANY_HANDLERS.get(name)
+            if many is None:
+                return
+
+            async def handler(
+                session: AsyncSession,
+                now: datetime,
+                write: service.Claimed,
+                result: dict[str, Any] | None,
+                error: str | None,
+            ) -> None:
+                await many(session, now, [(write, result, error)])
+
         try:
             async with session.begin_nested():
                 await handler(session, now, write, result, error)

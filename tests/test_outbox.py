@@ -134,6 +134,38 @@ async def test_an_urgent_write_overtakes_a_bulk_backlog_and_bulk_still_finishes(
     assert (progress.done, progress.waiting, progress.failed) == (20, 0, 0)
 
 
+async def test_the_global_pace_is_kept_evenly_and_never_stalls(start_sandbox):
+    """Writes to many channels (one lane each) go at the global pace, spaced rather than
+    in bursts (a burst of a second's worth can reach Discord inside one of its windows
+    together with the next), and the worker wakes for the next one as soon as the pace
+    allows it (not at the next completion or a second later)."""
+    sb = await start_sandbox()
+    bot = sb.bot
+    bot.outbox.learner.global_rate = 20.0
+    channels = [(await sb.create_channel(f"space-{i}")).id for i in range(45)]
+    times: list[float] = []
+
+    def hook(route_key, _call, _result) -> None:
+        if route_key == MESSAGES:
+            times.append(time.monotonic())
+
+    sb.server.after_handled.append(hook)
+    await enqueue(
+        bot,
+        [service.message_send(c, content="Lunch", priority=Priority.BULK) for c in channels],
+    )
+    assert await bot.outbox.idle(within=20)
+    assert len(times) == 45
+    # At most the burst allowance plus the pace in any second...
+    most = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert most <= 20 + 5 + 1, most
+    half = max(sum(1 for t in times if start <= t < start + 0.5) for start in times)
+    assert half <= 5 + 10 + 1, half  # spaced: not a second's worth at once
+    # ...and the whole lot in about (45 - 5) / 20 s: no stalls between bursts.
+    span = times[-1] - times[0]
+    assert 1.5 <= span <= 3.0, span
+
+
 async def test_the_estimate_grows_with_the_backlog_at_the_learned_pace(start_sandbox):
     sb = await start_sandbox(rate_limits=slow_roles(1, 1.0))
     bot = sb.bot

@@ -406,26 +406,34 @@ async def queue(session: AsyncSession, now: datetime, broadcast_id: int) -> int:
     return len(pending)
 
 
-@outbox.on_done(DELIVERED)
+@outbox.on_done_many(DELIVERED)
 async def _delivered(
     session: AsyncSession,
     now: datetime,
-    write: outbox.Claimed,
-    result: dict[str, Any] | None,
-    error: str | None,
+    outcomes: list[tuple[outbox.Claimed, dict[str, Any] | None, str | None]],
 ) -> None:
-    delivery_id = int(write.payload["ref"]["delivery_id"])
-    if error is None:
-        values: dict[str, Any] = {
-            "status": "sent",
-            "message_id": (result or {}).get("message_id"),
-            "sent_at": now,
-            "error": None,
-        }
-    else:
-        values = {"status": "failed", "error": error[:300]}
-        log.warning("broadcast delivery %s refused: %s", delivery_id, error)
-    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+    """Each destination's outcome on its delivery row, in one statement for the lot."""
+    rows: list[dict[str, Any]] = []
+    for write, result, error in outcomes:
+        delivery_id = int(write.payload["ref"]["delivery_id"])
+        if error is None:
+            rows.append(
+                {
+                    "id": delivery_id,
+                    "status": "sent",
+                    "message_id": (result or {}).get("message_id"),
+                    "sent_at": now,
+                    "error": None,
+                }
+            )
+        else:
+            rows.append({"id": delivery_id, "status": "failed", "error": error[:300]})
+            log.warning("broadcast delivery %s refused: %s", delivery_id, error)
+    sent = [r for r in rows if r["status"] == "sent"]
+    failed = [r for r in rows if r["status"] == "failed"]
+    for group in (sent, failed):  # one shape of row per statement
+        if group:
+            await session.execute(update(Delivery), group)
 
 
 async def finish(session: AsyncSession, now: datetime, broadcast_id: int) -> Report:

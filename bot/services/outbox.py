@@ -461,6 +461,14 @@ DoneHandler = Callable[
     [AsyncSession, datetime, "Claimed", dict[str, Any] | None, str | None], Awaitable[None]
 ]
 DONE_HANDLERS: dict[str, DoneHandler] = {}
+#: The same for many writes at once, ``handler(session, now, outcomes)`` with ``outcomes``
+#: a list of ``(write, result, error)``: for a feature that records thousands of outcomes
+#: (a broadcast's deliveries) in one statement instead of one each.
+DoneManyHandler = Callable[
+    [AsyncSession, datetime, list[tuple["Claimed", dict[str, Any] | None, str | None]]],
+    Awaitable[None],
+]
+DONE_MANY_HANDLERS: dict[str, DoneManyHandler] = {}
 
 
 def on_done(name: str) -> Callable[[DoneHandler], DoneHandler]:
@@ -468,6 +476,16 @@ def on_done(name: str) -> Callable[[DoneHandler], DoneHandler]:
 
     def register(handler: DoneHandler) -> DoneHandler:
         DONE_HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+def on_done_many(name: str) -> Callable[[DoneManyHandler], DoneManyHandler]:
+    """Register the handler a write names in ``on_done``, told of many outcomes at once."""
+
+    def register(handler: DoneManyHandler) -> DoneManyHandler:
+        DONE_MANY_HANDLERS[name] = handler
         return handler
 
     return register
@@ -568,6 +586,26 @@ async def complete(
         .where(OutboxWrite.id == write_id)
         .values(status=WriteStatus.DONE.value, done_at=now, result=result, error=None)
     )
+
+
+async def complete_with_results(
+    session: AsyncSession, now: datetime, results: Sequence[tuple[int, dict[str, Any] | None]]
+) -> None:
+    """Mark writes done with what Discord answered (a message's id), in one statement."""
+    if results:
+        await session.execute(
+            update(OutboxWrite),
+            [
+                {
+                    "id": write_id,
+                    "status": WriteStatus.DONE.value,
+                    "done_at": now,
+                    "result": result,
+                    "error": None,
+                }
+                for write_id, result in results
+            ],
+        )
 
 
 async def complete_many(session: AsyncSession, now: datetime, ids: Sequence[int]) -> None:

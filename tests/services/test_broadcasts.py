@@ -51,8 +51,8 @@ async def carry_out(db, write: OutboxWrite, result=None, error=None) -> None:
     """What the outbox does once Discord answered: record the write, run its handler."""
     async with db.begin() as session:
         (claimed,) = await outbox.claim(session, NOW, [write.id])
-        handler = outbox.DONE_HANDLERS[claimed.on_done]
-        await handler(session, NOW, claimed, result, error)
+        handler = outbox.DONE_MANY_HANDLERS[claimed.on_done]
+        await handler(session, NOW, [(claimed, result, error)])
 
 
 async def test_every_destination_is_handed_to_the_outbox_once_with_its_own_mention(db):
