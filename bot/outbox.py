@@ -493,6 +493,7 @@ class Outbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[tuple[service.Claimed, dict[str, Any] | None, BaseException | None]] = []
         self._flushed = asyncio.Event()
+        self._to_flush = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False
@@ -832,14 +833,20 @@ class Outbox:
                 log.exception("outbox: making room for active threads failed")
         self._done.append((write, result, error))
         self._flushed.clear()
+        self._to_flush.set()
 
     # -- recording --------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
         while True:
-            await asyncio.sleep(FLUSH_EVERY_S)
             if not self._done:
                 self._flushed.set()
+                # Asleep while nothing is finished (no wake-ups 20 times a second at rest).
+                self._to_flush.clear()
+                await self._to_flush.wait()
+            # A moment for the writes finishing together to be recorded together.
+            await asyncio.sleep(FLUSH_EVERY_S)
+            if not self._done:
                 continue
             try:
                 await self._flush()

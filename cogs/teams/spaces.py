@@ -272,18 +272,23 @@ class SpaceManager:
                     layout.limit,
                     layout.headroom,
                 )
+        lang = settings.event.language
         async with self.bot.db.begin() as session:
             row = await session.get(Team, team.id)
             assert row is not None
             row.space_kind = placement.kind
             row.channel_id = channel_id
             row.voice_channel_id = voice_id
+            # The space's welcome, stored with its id (the outbox posts it).
+            welcome = outbox.message_send(
+                channel_id, content=t("teams.space.welcome", lang, team=team.name)
+            )
+            await outbox.enqueue(session, self.bot.clock.now(), welcome)
         team.space_kind, team.channel_id, team.voice_channel_id = (
             placement.kind,
             channel_id,
             voice_id,
         )
-        await self._welcome(team)
         return team
 
     async def _no_room(self, guild: discord.Guild, team: Team) -> None:
@@ -311,19 +316,6 @@ class SpaceManager:
         async with self.bot.db.begin() as session:
             await outbox.enqueue(
                 session, self.bot.clock.now(), outbox.message_send(channel.id, content=text)
-            )
-
-    async def _welcome(self, team: Team) -> None:
-        if team.channel_id is None:
-            return
-        lang = self.bot.settings.event.language
-        async with self.bot.db.begin() as session:
-            await outbox.enqueue(
-                session,
-                self.bot.clock.now(),
-                outbox.message_send(
-                    team.channel_id, content=t("teams.space.welcome", lang, team=team.name)
-                ),
             )
 
     async def _space(self, channel_id: int | None) -> discord.abc.Messageable | None:
