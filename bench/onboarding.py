@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.harness import Report, bench_sandbox, bot_errors, cpu_seconds, percentile
+from bench.register import UPDATED, WELCOME, _clock, _texts, form_values, ideal_floor
 
 DESCRIPTION = (
     "participant role for N people: granted by the bot (/register) vs Discord's onboarding"
@@ -77,13 +78,6 @@ BOT_GLOBAL_CAP = 45.0
 THINK_REAL_S = (20.0, 60.0)
 MIN_THINK_S = 0.5
 
-LABELS = {
-    "en": ("Name shown to others", "What you do", "Languages you speak", "Your time zone"),
-    "fr": ("Nom affiché", "Ce que vous faites", "Langues parlées", "Votre fuseau horaire"),
-}
-CHOICES = {"en": ("Developer", "English"), "fr": ("Développement", "Anglais")}
-WELCOME = ("Welcome to ", "Bienvenue à ")
-UPDATED = ("Your profile is up to date.", "Votre profil est à jour.")
 ROLE_COMING = (
     "Your access to the participant channels arrives",
     "Votre accès aux salons des participants arrive",
@@ -168,32 +162,12 @@ class Run:
     everyone: asyncio.Event = field(default_factory=asyncio.Event)  # all ``people`` hold it
 
 
-def form_values(person: Person, modal: dict[str, Any]) -> dict[str, Any]:
-    from sandbox.driver import components as comp
-
-    name, types, languages, zone = LABELS[person.lang]
-    kind, language = CHOICES[person.lang]
-    zone_select = next(inner for label, _top, inner in comp.modal_fields(modal) if label == zone)
-    return {
-        name: f"Person {person.index:05d}",
-        types: [kind],
-        languages: [language],
-        zone: [zone_select["options"][0]["value"]],
-    }
-
-
 async def _answered(sb: Any, record: Any) -> bool:
     deadline_s = sb.server.interactions.deadline_s
     await record.wait_until(
         lambda: record.response_type is not None or record.missed_deadline, deadline_s + 1.0
     )
     return record.response_type is not None and not record.missed_deadline
-
-
-def _texts(sb: Any, record: Any) -> list[str]:
-    messages = sb.server.messages
-    ids = [record.original_id, *record.followup_ids]
-    return [str((messages.get(i or "") or {}).get("content") or "") for i in ids if i]
 
 
 async def register(run: Run, person: Person) -> None:
@@ -297,24 +271,6 @@ async def enable_onboarding(sb: Any) -> str:
             if role_id in option["role_ids"]:
                 return str(option["id"])
     raise RuntimeError("the bot did not add its onboarding question (see its log)")
-
-
-def ideal_floor(ready: list[float], limit: int, per: float) -> float:
-    """The earliest the last grant can happen: each write ready at its time, through a
-    bucket of ``limit`` per ``per`` s opened by its first request."""
-    last = 0.0
-    window_open = -math.inf
-    count = 0
-    for at in sorted(ready):
-        at = max(at, last)
-        if at >= window_open + per:
-            window_open, count = at, 0
-        if count >= limit:
-            at = window_open + per
-            window_open, count = at, 0
-        count += 1
-        last = at
-    return last
 
 
 def classify(requests: list[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
@@ -510,21 +466,6 @@ async def run(args: argparse.Namespace, report: Report) -> None:
     ways = WAYS if args.way == "both" else (args.way,)
     results = [summarise(await run_way(args, way), args.compress) for way in ways]
     _report(report, args, results)
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if math.isinf(seconds):
-        return "never"
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
 
 
 def _both(seconds: float | None, compress: float) -> str:

@@ -256,7 +256,9 @@ def _texts(sb: Any, record: Any) -> list[str]:
     return [str((messages.get(i or "") or {}).get("content") or "") for i in ids if i]
 
 
-def form_values(flow: Flow, modal: dict[str, Any]) -> dict[str, Any]:
+def form_values(flow: Any, modal: dict[str, Any]) -> dict[str, Any]:
+    """The registration form filled in for ``flow`` (anything with ``lang`` and ``index``:
+    a :class:`Flow` here, a person of ``bench onboarding``)."""
     from sandbox.driver import components as comp
 
     name, types, languages, zone = LABELS[flow.lang]
@@ -633,6 +635,8 @@ def _clock(seconds: float | None) -> str:
     """A duration as "7 h 47 min", "12 min 05 s" or "38 s"."""
     if seconds is None:
         return "-"
+    if math.isinf(seconds):
+        return "never"
     seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)

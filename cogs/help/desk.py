@@ -168,12 +168,8 @@ class HelpDesk:
         """The card is on Discord: its id is stored; if the ticket moved on meanwhile (a
         mentor claimed it from another card's ping, it was cancelled), the card is edited
         to show it as it is now."""
-        ticket_id = int(write.payload["ref"]["ticket_id"])
-        if error is not None:
-            log.error("the card of ticket %s could not be posted: %s", ticket_id, error)
-            return
-        ticket = await session.get(HelpTicket, ticket_id)
-        if ticket is None or result is None:
+        ticket = await _posted_for(session, write, result, error, "card")
+        if ticket is None:
             return
         if ticket.card_message_id is None:
             ticket.card_channel_id = int(write.payload["channel_id"])
@@ -249,12 +245,8 @@ class HelpDesk:
     ) -> None:
         """The status message is in the team's space: its id is stored; a ticket claimed or
         closed meanwhile is shown as it is now, not as it was queued."""
-        ticket_id = int(write.payload["ref"]["ticket_id"])
-        if error is not None:
-            log.warning("the status message of ticket %s could not be posted: %s", ticket_id, error)
-            return
-        ticket = await session.get(HelpTicket, ticket_id)
-        if ticket is None or result is None:
+        ticket = await _posted_for(session, write, result, error, "status message")
+        if ticket is None:
             return
         if ticket.status_message_id is None:
             ticket.status_channel_id = int(write.payload["channel_id"])
@@ -557,6 +549,23 @@ def desk_of(bot: HackBot) -> HelpDesk:
         desk = HelpDesk(bot)
         bot.help_desk = desk  # type: ignore[attr-defined]
     return desk
+
+
+async def _posted_for(
+    session: AsyncSession,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+    what: str,
+) -> HelpTicket | None:
+    """The ticket a posted card or status message belongs to (None: refused, or gone)."""
+    ticket_id = int(write.payload["ref"]["ticket_id"])
+    if error is not None:
+        log.warning("the %s of ticket %s could not be posted: %s", what, ticket_id, error)
+        return None
+    if result is None:
+        return None
+    return await session.get(HelpTicket, ticket_id)
 
 
 def _state(ticket: HelpTicket) -> list[Any]:

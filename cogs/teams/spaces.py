@@ -193,13 +193,15 @@ class SpaceManager:
             if team.space_kind is None:
                 if not wanted:
                     return
-                created = await self._create(guild, team)
+                created = await self._create(guild, team, wanted)
                 if created is None:
                     return  # no room on the server: said to organisers; tried again next change
                 team = created
             await self._sync(guild, team, wanted, priority)
 
-    async def _create(self, guild: discord.Guild, team: Team) -> Team | None:
+    async def _create(self, guild: discord.Guild, team: Team, wanted: set[int]) -> Team | None:
+        """Make the team's space. A channel is made with its members' access in it (no
+        write per member after); a thread's members are added by :meth:`_sync`."""
         settings = self.bot.settings
         async with self._layout_lock:  # two teams must not both take the last slot of a category
             layout = self.layout(guild)
@@ -246,10 +248,11 @@ class SpaceManager:
                     category = guild.get_channel(placement.category_id)  # type: ignore[assignment]
                 assert isinstance(category, discord.CategoryChannel)
                 overwrites = self._staff_overwrites(guild)
+                members = {discord.Object(id=user_id) for user_id in sorted(wanted)}
                 channel = await guild.create_text_channel(
                     team.slug[:100],
                     category=category,
-                    overwrites=overwrites,
+                    overwrites={**overwrites, **dict.fromkeys(members, member_overwrite())},
                     topic=t("teams.space.topic", settings.event.language, team=team.name),
                     reason=self.reason,
                 )
@@ -258,7 +261,7 @@ class SpaceManager:
                     voice = await guild.create_voice_channel(
                         team.slug[:100],
                         category=category,
-                        overwrites=overwrites,
+                        overwrites={**overwrites, **dict.fromkeys(members, voice_overwrite())},
                         reason=self.reason,
                     )
                     voice_id = voice.id

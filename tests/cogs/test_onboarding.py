@@ -124,7 +124,7 @@ async def test_problem_submission_checks_registration_not_the_role(start_sandbox
     await eve.complete_onboarding(["I take part"])
     assert eve.has_role("Participant")
     reply = await eve.slash("problem submit")
-    assert reply.modal is None and "Register first" in reply.text
+    assert reply.modal is None and "Only registered participants can submit" in reply.text
     await register(eve)
     reply = await eve.slash("problem submit")
     assert reply.modal is not None
