@@ -399,3 +399,24 @@ def mb(kb: int | None) -> float | None:
 
 def default_argv_note() -> str:
     return " ".join([Path(sys.executable).name, "-m", "bench", *sys.argv[1:]])
+
+
+async def insert_members(session: Any, members: Any, now: Any) -> list[int]:
+    """Write sandbox members to the bot's database as ``members`` rows in one statement (as
+    the bot's first contact with them leaves them); their row ids, in the same order."""
+    from sqlalchemy import insert
+
+    from bot.models import Member
+
+    rows = [
+        {
+            "discord_id": int(m.id),
+            "display_name": m.name,
+            "locale": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for m in members
+    ]
+    returning = insert(Member).returning(Member.id, sort_by_parameter_order=True)
+    return list((await session.scalars(returning, rows)).all())

@@ -27,6 +27,7 @@ from bench.harness import (
     bench_sandbox,
     bot_errors,
     cpu_seconds,
+    insert_members,
     mb,
     no_collector_pauses,
     summary_ms,
@@ -165,7 +166,7 @@ async def populate(
     from bench.fanout import make_spaces
     from bot.clock import utcnow
     from bot.db import Database
-    from bot.models import Challenge, Member, Profile, Team, TeamMember
+    from bot.models import Challenge, Profile, Team, TeamMember
     from sandbox.server import state as st
 
     now = utcnow()
@@ -209,23 +210,7 @@ async def populate(
                 ).all()
             )
             people = make_people(len(registered), challenge_ids, 0.65, rng.randrange(1 << 30))
-            member_ids = list(
-                (
-                    await session.scalars(
-                        insert(Member).returning(Member.id, sort_by_parameter_order=True),
-                        [
-                            {
-                                "discord_id": m.id,
-                                "display_name": m.name,
-                                "locale": None,
-                                "created_at": now,
-                                "updated_at": now,
-                            }
-                            for m in registered
-                        ],
-                    )
-                ).all()
-            )
+            member_ids = await insert_members(session, registered, now)
             await session.execute(
                 insert(Profile),
                 [

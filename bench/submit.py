@@ -43,7 +43,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bench.harness import Report, bench_sandbox, bot_errors, cpu_seconds, mb, summary_ms
+from bench.harness import (
+    Report,
+    bench_sandbox,
+    bot_errors,
+    cpu_seconds,
+    insert_members,
+    mb,
+    summary_ms,
+)
 
 DESCRIPTION = "N teams submitting their projects in the last minutes before the deadline"
 
@@ -326,7 +334,7 @@ async def write_teams(
     first ``len(spaces)`` teams get those channels as their space. Returns the team ids."""
     from sqlalchemy import insert
 
-    from bot.models import Challenge, Member, Team, TeamMember
+    from bot.models import Challenge, Team, TeamMember
 
     async with db.begin() as session:
         challenge_ids: list[int] = []
@@ -353,23 +361,7 @@ async def write_teams(
                     )
                 ).all()
             )
-        member_ids = list(
-            (
-                await session.scalars(
-                    insert(Member).returning(Member.id, sort_by_parameter_order=True),
-                    [
-                        {
-                            "discord_id": int(m.id),
-                            "display_name": m.name,
-                            "locale": None,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for m in members
-                    ],
-                )
-            ).all()
-        )
+        member_ids = await insert_members(session, members, now)
         team_ids = list(
             (
                 await session.scalars(

@@ -25,7 +25,15 @@ import time
 from typing import Any
 
 from bench.fanout import bot_channels_made
-from bench.harness import Report, bench_sandbox, bot_errors, cpu_seconds, mb, summary_ms
+from bench.harness import (
+    Report,
+    bench_sandbox,
+    bot_errors,
+    cpu_seconds,
+    insert_members,
+    mb,
+    summary_ms,
+)
 
 APPLICATION_COMMAND = 2
 
@@ -62,7 +70,7 @@ async def register(sb: Any, members: list[Any]) -> None:
 
     from bot.clock import utcnow
     from bot.db import Database
-    from bot.models import Member, Profile
+    from bot.models import Profile
 
     role = next(r for r in sb.guild.roles.values() if r["name"] == sb.settings.roles.participant)
     for m in members:
@@ -71,23 +79,7 @@ async def register(sb: Any, members: list[Any]) -> None:
     db = Database(sb.settings.database.url)
     try:
         async with db.begin() as session:
-            ids = list(
-                (
-                    await session.scalars(
-                        insert(Member).returning(Member.id, sort_by_parameter_order=True),
-                        [
-                            {
-                                "discord_id": m.id,
-                                "display_name": m.name,
-                                "locale": None,
-                                "created_at": now,
-                                "updated_at": now,
-                            }
-                            for m in members
-                        ],
-                    )
-                ).all()
-            )
+            ids = await insert_members(session, members, now)
             await session.execute(
                 insert(Profile),
                 [
