@@ -258,6 +258,22 @@ async def main(settings: Settings, token: str) -> None:
         await asyncio.gather(*closing, return_exceptions=True)
         if follower is not None:
             await follower.stop()
+        await _end_leftover_tasks()
+        # A task that was still running after the close may have opened a connection again.
+        await bot.db.dispose()
+
+
+async def _end_leftover_tasks(within: float = 10.0) -> None:
+    """Cancel what still runs (a handler, a cog's loop) and let it unwind its sessions
+    while the loop still runs, instead of leaving it to the loop's last cancellation."""
+    current = asyncio.current_task()
+    leftover = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in leftover:
+        task.cancel()
+    if leftover:
+        _done, pending = await asyncio.wait(leftover, timeout=within)
+        for task in pending:
+            log.warning("still running at exit: %s", task.get_name())
 
 
 def import_cogs() -> None:

@@ -72,18 +72,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     if api_base:
         point_discord_at(api_base)
     setup_logging(args.log_level or settings.logging.level)
+    code = 0
     try:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(main(settings, token))
     except discord.LoginFailure:
-        return _fail(t("cli.token_rejected", lang), 1)
+        code = _fail(t("cli.token_rejected", lang), 1)
     except discord.PrivilegedIntentsRequired:
-        return _fail(t("cli.intents_required", lang), 1)
+        code = _fail(t("cli.intents_required", lang), 1)
     except HackbotError as error:
-        return _fail(t(error.key, lang, **error.params), 1)
+        code = _fail(t(error.key, lang, **error.params), 1)
     except KeyboardInterrupt:
-        return 0
-    return 0
+        code = 0
+    _exit_guard(code)
+    return code
+
+
+#: Seconds the process may take to end after the bot stopped (threads finishing).
+EXIT_GRACE_S = 20.0
+
+
+def _exit_guard(code: int) -> None:
+    """The bot has stopped and everything is stored: if a thread that is not a daemon (a
+    database driver's worker left open) would keep the process alive, end it after
+    EXIT_GRACE_S and say which threads were left, so a service manager never waits on it."""
+    import gc
+    import threading
+
+    gc.collect()  # connections only garbage held stop their worker threads
+
+    def force() -> None:
+        alive = [
+            thread.name
+            for thread in threading.enumerate()
+            if thread is not threading.current_thread() and not thread.daemon
+        ]
+        logging.getLogger("hackbot").error(
+            "threads still running %.0f s after the stop, ending anyway: %s",
+            EXIT_GRACE_S,
+            ", ".join(alive) or "none",
+        )
+        logging.shutdown()
+        os._exit(code)
+
+    timer = threading.Timer(EXIT_GRACE_S, force)
+    timer.daemon = True
+    timer.start()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -196,6 +196,27 @@ async def test_run_serves_the_guild_and_stops_cleanly_on_sigterm(tmp_path, disco
     assert (tmp_path / "hackbot.sqlite3").exists()
 
 
+def test_a_thread_left_running_after_the_stop_does_not_keep_the_process_alive():
+    script = """
+import logging, threading, sys
+from bot import cli
+logging.basicConfig(stream=sys.stderr)
+cli.EXIT_GRACE_S = 0.5
+threading.Thread(target=threading.Event().wait, name="left-open-worker").start()
+cli._exit_guard(3)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 3  # the code the bot ended with, not a new one
+    assert "left-open-worker" in done.stderr
+
+
 async def test_run_in_a_guild_the_bot_was_not_invited_to(tmp_path, discord_server):
     server, url = discord_server
     config = write_config(tmp_path, '[event]\nname = "Test Hack"\nguild_id = 999\n')
