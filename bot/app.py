@@ -29,7 +29,7 @@ from bot.interactions import HackTree
 from bot.localization import CatalogueTranslator
 from bot.migrations import ensure_schema
 from bot.outbox import Outbox
-from bot.scheduler import TimerScheduler
+from bot.scheduler import JOB_TASK_PREFIX, TimerScheduler
 from bot.services import event as event_service
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,40 @@ class HackBot(commands.Bot):
         await self.timers.stop()
         await self.outbox.stop()
         await super().close()
+        # Handlers and background jobs still running end while the database is there: one
+        # cancelled after the engine is gone would hang on a connection it cannot close.
+        await _settle_own_tasks()
         await self.db.dispose()
+
+
+#: Names of the tasks discord.py starts to run the bot's handlers (events, commands,
+#: components): short, given a moment to finish at a stop.
+HANDLER_TASK_PREFIXES = ("discord.py: ", "CommandTree-invoker", "discord-ui-")
+#: The bot's background work (jobs, workers, delayed refreshes): cancelled at a stop, taken
+#: up again at the next start from what the database holds.
+JOB_TASK_PREFIXES = (JOB_TASK_PREFIX, "hackbot-later:")
+#: How long handlers in flight may take to finish at a stop before they are cancelled.
+SETTLE_S = 5.0
+
+
+async def _settle_own_tasks() -> None:
+    current = asyncio.current_task()
+    own = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current
+        and not task.done()
+        and task.get_name().startswith(HANDLER_TASK_PREFIXES + JOB_TASK_PREFIXES)
+    ]
+    handlers = [task for task in own if task.get_name().startswith(HANDLER_TASK_PREFIXES)]
+    if handlers:
+        await asyncio.wait(handlers, timeout=SETTLE_S)
+    pending = [task for task in own if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=SETTLE_S)
+        log.debug("stop: %d background task(s) cancelled", len(pending))
 
 
 async def create_bot(

@@ -157,13 +157,15 @@ class Database:
             kwargs["pool_pre_ping"] = True
             kwargs["connect_args"] = {"server_settings": {"lock_timeout": str(LOCK_TIMEOUT_MS)}}
 
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"async_creator_fn": threaded_connect}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         _install_listeners(self.engine, self.dialect)
         # Reads on a SQLite file: their own engine, run on the loop's thread (module doc).
         self._inline_engine: AsyncEngine | None = None
         if self.dialect == "sqlite" and not _is_sqlite_memory(self.url):
             self._inline_engine = create_async_engine(
-                self.url, **kwargs, connect_args={"async_creator_fn": inline_connect}
+                self.url, **{**kwargs, "connect_args": {"async_creator_fn": inline_connect}}
             )
             _install_listeners(self._inline_engine, self.dialect)
 
@@ -392,7 +394,34 @@ class _RunNow:
             future.set_result(result)
 
 
-class InlineConnection(aiosqlite.Connection):
+class SafeStopConnection(aiosqlite.Connection):
+    """aiosqlite's connection, whose ``stop`` does nothing once its worker has stopped.
+
+    A task cancelled while it holds a connection makes SQLAlchemy terminate it: a graceful
+    close in a shielded task and, when the cancellation reaches that too, a forced stop.
+    aiosqlite's ``close`` then asks the already stopped worker to stop again and waits for
+    an answer that never comes: the task, and the event loop's shutdown, hang for ever."""
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if not self._running:
+            return None
+        return super().stop()
+
+
+def threaded_connect(
+    database: str, *, iter_chunk_size: int = 64, **kwargs: Any
+) -> SafeStopConnection:
+    """``aiosqlite.connect`` for :class:`SafeStopConnection` (SQLAlchemy's ``async_creator_fn``)."""
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, **kwargs)
+
+    connection = SafeStopConnection(connector, iter_chunk_size)
+    connection._thread.daemon = True  # as SQLAlchemy makes aiosqlite's own connect
+    return connection
+
+
+class InlineConnection(SafeStopConnection):
     """An aiosqlite connection without its worker thread: every call runs on the event
     loop's thread (for SQLite reads, see the module doc). SQLAlchemy's aiosqlite dialect
     drives it unchanged, including the calls it queues itself."""

@@ -313,6 +313,65 @@ async def _message_send(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
     return {"message_id": int(data["id"])}
 
 
+#: Discord's answer to a direct message the person does not accept.
+DM_CLOSED = 50007
+
+
+def _dm_body(p: dict[str, Any]) -> dict[str, Any]:
+    body = {k: p[k] for k in ("content", "components", "allowed_mentions", "nonce") if k in p}
+    body["enforce_nonce"] = True
+    return body
+
+
+def _fallback_body(p: dict[str, Any]) -> dict[str, Any]:
+    """The direct message posted where the person can read it, naming them (and notifying
+    only them)."""
+    body = _dm_body(p)
+    body["content"] = f"<@{p['user_id']}> {p.get('content') or ''}"[:2000]
+    body["allowed_mentions"] = {"parse": [], "users": [str(p["user_id"])]}
+    return body
+
+
+async def _dm_channel(http: HTTPClient, user_id: int) -> int:
+    return int((await http.start_private_message(user_id))["id"])
+
+
+async def _dm_there(http: HTTPClient, p: dict[str, Any]) -> bool | dict[str, Any]:
+    """A direct message a crash cut: looked for in the conversation, then where it falls
+    back to."""
+    try:
+        channel_id = await _dm_channel(http, p["user_id"])
+    except discord.HTTPException:
+        return False
+    found = await _message_there(http, {**p, "channel_id": channel_id})
+    if found:
+        return {"via": "dm", **found}  # type: ignore[dict-item]
+    if p.get("fallback_channel_id"):
+        body = _fallback_body(p)
+        found = await _message_there(http, {**body, "channel_id": p["fallback_channel_id"]})
+        if found:
+            return {"via": "channel", **found}  # type: ignore[dict-item]
+    return False
+
+
+ALREADY_DONE["dm.send"] = _dm_there
+
+
+@executor("dm.send")
+async def _dm_send(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
+    try:
+        channel_id = await _dm_channel(http, p["user_id"])
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        data = await http.request(route, json=_dm_body(p))
+        return {"via": "dm", "message_id": int(data["id"])}
+    except discord.HTTPException as error:
+        if error.code != DM_CLOSED or not p.get("fallback_channel_id"):
+            raise
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=p["fallback_channel_id"])
+    data = await http.request(route, json=_fallback_body(p))
+    return {"via": "channel", "message_id": int(data["id"])}
+
+
 @executor("message.edit")
 async def _message_edit(http: HTTPClient, p: dict[str, Any]) -> None:
     body = {k: p[k] for k in ("content", "embeds", "components", "allowed_mentions") if k in p}
@@ -470,6 +529,16 @@ class Lane:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """What became of a write someone waited a little for: ``done`` (with Discord's answer),
+    ``refused`` (for good), or ``pending`` (still on its way, due in about ``eta_s``)."""
+
+    status: str
+    result: dict[str, Any] | None = None
+    eta_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class KindBacklog:
     kind: str
     waiting: int
@@ -573,6 +642,22 @@ class Outbox:
         done, _ = await asyncio.wait(futures, timeout=within)
         finished = [f.result() for f in done if not f.cancelled()]
         return sum(1 for ok in finished if ok) + (len(ids) - len(futures))
+
+    async def deliver(self, write: service.Write, within: float) -> Delivery:
+        """Store ``write`` and wait up to ``within`` seconds for Discord's answer, for an
+        answer that depends on it (an invitation that may not reach its person). The write
+        is stored first: it is carried out whatever the wait gives."""
+        async with self.db.begin() as session:
+            stored = await service.enqueue(session, self.clock.now(), write)
+        queued = stored.queued
+        if queued is None:
+            return Delivery("done")
+        await self.wait([queued.id], within=within)
+        if queued.id in self._where:
+            return Delivery("pending", eta_s=self.estimate(queued))
+        async with self.db.read() as session:
+            done, result = await service.outcome_of(session, queued.id)
+        return Delivery("done", result) if done else Delivery("refused")
 
     def _resolve(self, write_id: int, ok: bool) -> None:
         for future in self._waiters.pop(write_id, []):

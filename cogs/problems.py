@@ -34,6 +34,7 @@ from bot.interactions import (
 from bot.localization import L
 from bot.models.problems import ProblemStatement, ProblemStatus
 from bot.services import challenges as challenge_service
+from bot.services import outbox
 from bot.services import problems as service
 from bot.services import registration as reg_service
 from bot.services.similarity import SimilarityIndex
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ACTIVE_THREADS_CODE = threads.MAX_ACTIVE_THREADS_CODE
-DM_CLOSED_CODE = 50007
+#: How long a rejection waits for its direct message before the post is closed (the
+#: message falls back to a reply in the post when the author takes no direct messages).
+AUTHOR_WAIT_S = 4.0
 
 SUGGESTIONS = 5
 SUGGESTION_MIN_SCORE = 0.2
@@ -613,33 +616,20 @@ class ProblemsCog(commands.Cog):
             log.warning("could not update the post of statement %s", statement_id)
 
     async def tell_author(self, statement: ProblemStatement) -> str:
-        """Send the rejection reason by DM; if DMs are closed, reply in the post. Returns "dm", "post" or "none"."""
+        """Send the rejection reason by DM; if DMs are closed, reply in the post. Returns "dm",
+        "post", "none" (neither could be sent) or "pending" (still on its way: Discord's pace)."""
         lang = statement.lang if statement.lang in ("en", "fr") else self.lang
         text = t("problems.rejected_dm", lang, title=statement.title, reason=statement.reason or "")
-        try:
-            user = self.bot.get_user(statement.author_discord_id) or await self.bot.fetch_user(
-                statement.author_discord_id
-            )
-            await user.send(text)
-            return "dm"
-        except discord.HTTPException as error:
-            if getattr(error, "code", None) != DM_CLOSED_CODE and not isinstance(
-                error, discord.Forbidden
-            ):
-                log.warning("could not DM statement %s's author: %s", statement.id, error)
-        thread = await self._thread(statement.thread_id)
-        if thread is None:
+        write = outbox.dm_send(
+            statement.author_discord_id, content=text, fallback_channel_id=statement.thread_id
+        )
+        # Waited for (briefly) before the post is locked: the fallback reply goes in it.
+        delivery = await self.bot.outbox.deliver(write, within=AUTHOR_WAIT_S)
+        if delivery.status == "refused":
             return "none"
-        try:
-            await thread.send(
-                f"<@{statement.author_discord_id}> " + text,
-                allowed_mentions=discord.AllowedMentions(
-                    users=[discord.Object(statement.author_discord_id)]
-                ),
-            )
-            return "post"
-        except discord.HTTPException:
-            return "none"
+        if delivery.status == "pending":
+            return "pending"
+        return "post" if (delivery.result or {}).get("via") == "channel" else "dm"
 
     # -- review ---------------------------------------------------------------------------
 

@@ -238,6 +238,33 @@ async def test_a_refused_write_is_failed_and_a_passing_error_tried_again(start_s
     assert bot.outbox.failed == 1
 
 
+async def test_a_direct_message_falls_back_to_a_channel_only_when_asked_and_says_where(
+    start_sandbox,
+):
+    sb = await start_sandbox()
+    bot = sb.bot
+    ana, bob, cid = await sb.add_members(3)
+    channel = (await sb.create_channel("owls")).id
+    bob.close_dms()
+    cid.close_dms()
+    sb.expect_violation(code=50007)
+    sb.expect_violation(code=50007)
+    told = await bot.outbox.deliver(service.dm_send(ana.id, content="Hello Ana"), within=10)
+    assert told.status == "done" and told.result["via"] == "dm"
+    assert ana.dms[-1]["content"] == "Hello Ana"
+    fell_back = await bot.outbox.deliver(
+        service.dm_send(bob.id, content="Hello Bob", fallback_channel_id=channel), within=10
+    )
+    assert fell_back.status == "done" and fell_back.result["via"] == "channel"
+    posted = sb.channel(channel).messages[-1]
+    assert posted["content"] == f"<@{bob.id}> Hello Bob"
+    assert sb.pinged(posted)["users"] == [str(bob.id)]  # only the person it was meant for
+    refused = await bot.outbox.deliver(service.dm_send(cid.id, content="Hello Cid"), within=10)
+    assert refused.status == "refused"
+    assert not bob.dms and not cid.dms
+    assert [m["content"] for m in sb.channel(channel).messages] == [f"<@{bob.id}> Hello Bob"]
+
+
 async def test_a_graceful_restart_in_the_middle_of_a_backlog_finishes_it(start_sandbox):
     sb = await start_sandbox(rate_limits=slow_roles(2, 1.0))
     members = await sb.add_members(12)

@@ -348,6 +348,44 @@ def thread_close(
     )
 
 
+def dm_send(
+    user_id: int,
+    *,
+    content: str,
+    components: Sequence[dict[str, Any]] = (),
+    fallback_channel_id: int | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    """A direct message. When the person does not take direct messages (Discord's 50007)
+    and ``fallback_channel_id`` is given, the message is posted there instead, naming and
+    notifying only them; otherwise the write is refused for good. The result says which:
+    ``{"via": "dm" | "channel", "message_id": ...}``."""
+    payload: dict[str, Any] = {
+        "user_id": user_id,
+        "content": content,
+        "nonce": uuid.uuid4().hex[:25],
+        "allowed_mentions": {"parse": []},
+    }
+    if components:
+        payload["components"] = list(components)
+    if fallback_channel_id is not None:
+        payload["fallback_channel_id"] = fallback_channel_id
+    return Write("dm.send", f"dm:{user_id}", payload, priority)
+
+
+async def outcome_of(session: AsyncSession, write_id: int) -> tuple[bool, dict[str, Any] | None]:
+    """Whether a write was carried out, and what Discord answered (kept for a write without
+    a done handler)."""
+    row = (
+        await session.execute(
+            select(OutboxWrite.status, OutboxWrite.result).where(OutboxWrite.id == write_id)
+        )
+    ).first()
+    if row is None:
+        return False, None
+    return row.status == WriteStatus.DONE.value, row.result
+
+
 # --------------------------------------------------------------------------
 # Storing
 

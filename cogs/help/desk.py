@@ -312,13 +312,12 @@ class HelpDesk:
         text = t(key, ticket.lang, number=ticket.id, topic=ticket.topic, **params)
         if team.channel_id is None:
             # No space: the asker hears it in their direct messages.
-            try:
-                user = self.bot.get_user(ticket.asker_discord_id) or await self.bot.fetch_user(
-                    ticket.asker_discord_id
+            async with self.bot.db.begin() as session:
+                await outbox.enqueue(
+                    session,
+                    self.bot.clock.now(),
+                    outbox.dm_send(ticket.asker_discord_id, content=text),
                 )
-                await user.send(text, allowed_mentions=discord.AllowedMentions.none())
-            except discord.HTTPException:
-                log.info("ticket %s: could not reach the asker", ticket_id)
             return
         if ping_asker:
             text = f"<@{ticket.asker_discord_id}> {text}"

@@ -16,6 +16,7 @@ from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, send
 from bot.localization import L
 from bot.models import Member
+from bot.models.outbox import Priority
 from bot.outbox import eta_text
 from bot.services import outbox
 from bot.services import registration as reg_service
@@ -23,6 +24,8 @@ from bot.services import teams as team_service
 from cogs.teams import cards, spaces, views
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.app import HackBot
 
 log = logging.getLogger(__name__)
@@ -207,13 +210,9 @@ async def answer_with_space(
     _spawn(then(), f"hackbot-job:team:{change.team_id}")
 
 
-async def _dm(bot: HackBot, user_id: int, content: str, **kwargs) -> bool:  # type: ignore[no-untyped-def]
-    try:
-        user = bot.get_user(user_id) or await bot.fetch_user(user_id)
-        await user.send(content, allowed_mentions=discord.AllowedMentions.none(), **kwargs)
-    except discord.HTTPException:
-        return False
-    return True
+async def _dm(session: AsyncSession, bot: HackBot, user_id: int, content: str) -> None:
+    """A direct message, stored in the change's transaction (the outbox sends it)."""
+    await outbox.enqueue(session, bot.clock.now(), outbox.dm_send(user_id, content=content))
 
 
 async def _space_id(bot: HackBot, team_id: int) -> int | None:
@@ -290,20 +289,27 @@ async def invite_flow(interaction: discord.Interaction, invitee_id: int) -> None
         invitee = await team_service.member_row(session, invitee_id)
         invitee_lang = (invitee.locale if invitee else None) or bot.settings.event.language
     assert change.request_id is not None
-    delivered = await _dm(
-        bot,
+    invitation = outbox.dm_send(
         invitee_id,
-        t(
+        content=t(
             "teams.invite_dm",
             invitee_lang,
             user=interaction.user.display_name,
             team=change.team_name,
             event=bot.settings.event.name,
         ),
-        view=views.request_view(change.request_id, invitee_lang),
+        components=views.request_view(change.request_id, invitee_lang).to_components(),
+        priority=Priority.URGENT,  # the inviter is reading the answer
     )
-    key = "teams.invited" if delivered else "teams.invited_no_dm"
-    await send(interaction, t(key, lang, user=f"<@{invitee_id}>", team=change.team_name))
+    delivery = await bot.outbox.deliver(invitation, within=CARD_WAIT_S)
+    user = f"<@{invitee_id}>"
+    if delivery.status == "pending":
+        eta = eta_text(delivery.eta_s, lang)
+        text = t("teams.invite_on_its_way", lang, user=user, team=change.team_name, eta=eta)
+    else:
+        key = "teams.invited" if delivery.status == "done" else "teams.invited_no_dm"
+        text = t(key, lang, user=user, team=change.team_name)
+    await send(interaction, text)
 
 
 async def answer_request(interaction: discord.Interaction, request_id: int, accept: bool) -> None:
@@ -343,11 +349,13 @@ async def answer_request(interaction: discord.Interaction, request_id: int, acce
             log.info("could not update the card of request %s", request_id)
     if kind == "request":
         space = await _space_text(bot, change.team_id, subject_lang) if accept else ""
-        await _dm(
-            bot,
-            subject_id,
-            t(f"teams.request_answer.{outcome}", subject_lang, team=change.team_name) + space,
-        )
+        async with bot.db.begin() as session:
+            await _dm(
+                session,
+                bot,
+                subject_id,
+                t(f"teams.request_answer.{outcome}", subject_lang, team=change.team_name) + space,
+            )
         await send(interaction, text)
     else:
         space = await _space_text(bot, change.team_id, lang) if accept else ""
@@ -465,9 +473,12 @@ class Teams(commands.Cog):
             change = await team_service.kick(
                 session, self.bot.settings, self.bot.clock.now(), interaction.user.id, member.id
             )
+            kicked = await team_service.member_row(session, member.id)
+            kicked_lang = (kicked.locale if kicked else None) or self.bot.settings.event.language
+            text = t("teams.kicked_dm", kicked_lang, team=change.team_name)
+            await _dm(session, self.bot, member.id, text)
         after_change(self.bot, change)
         await send(interaction, t("teams.kicked", lang, user=member.mention, team=change.team_name))
-        await _dm(self.bot, member.id, t("teams.kicked_dm", lang, team=change.team_name))
 
     @team.command(name=L("cmd.team.captain.name"), description=L("cmd.team.captain.description"))
     @app_commands.rename(member=L("cmd.team.captain.options.member.name"))

@@ -260,6 +260,35 @@ async def test_a_card_the_board_cannot_take_yet_is_promised_then_posted_once(
     assert card is not None and card.message_id == int(board.messages[-1]["id"])
 
 
+async def test_an_invitation_discord_is_slow_to_take_is_promised_then_delivered(
+    start_sandbox, monkeypatch
+):
+    from cogs.teams import team_commands
+
+    monkeypatch.setattr(team_commands, "CARD_WAIT_S", 0.5)
+    slow_dms = {
+        "bucket_overrides": {
+            **FAST_CHANNELS["bucket_overrides"],
+            "POST /users/@me/channels": (1, 5.0),
+        }
+    }
+    sb = await start_sandbox(SMALL, rate_limits=slow_dms)
+    ana = await registered(sb, "ana")
+    cid = await registered(sb, "cid", locale="fr")
+    await ana.slash("team create", name="Owls")
+    sb.settle_after_interaction = False
+    sent = await ana.slash("team invite", member=cid)
+    sb.settle_after_interaction = True
+    assert sent.text.startswith(f"<@{cid.id}> is invited to **Owls**: the invitation reaches")
+    assert "/team join" in sent.text and not cid.dms
+    await sb.settle()
+    assert await sb.bot.outbox.idle(within=20)
+    (invitation,) = cid.dms
+    assert "vous invite à rejoindre l'équipe **Owls**" in invitation["content"]
+    answer = await cid.click(invitation, "Accepter")
+    assert answer.text.startswith("Vous avez accepté : bienvenue dans **Owls** !")
+
+
 async def test_autoform_preview_confirm_and_spaces(start_sandbox):
     sb = await start_sandbox({"teams": {"min_size": 2, "max_size": 3}}, rate_limits=FAST_CHANNELS)
     org = await sb.add_member("org", roles=["Organiser"], locale="en-US")
