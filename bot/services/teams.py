@@ -40,7 +40,7 @@ from bot.errors import Conflict, HackbotError, InvalidInput, NotAllowed, NotFoun
 from bot.models import AuditEntry, Member
 from bot.models.challenges import Challenge
 from bot.models.teams import Profile, Team, TeamAccess, TeamMember, TeamRequest
-from bot.services import matching, names, timeline
+from bot.services import matching, names, outbox, timeline
 
 log = logging.getLogger(__name__)
 
@@ -672,6 +672,29 @@ async def set_request_message(
     if request is not None:
         request.channel_id = channel_id
         request.message_id = message_id
+
+
+#: The outbox's done handler that records where a join request's card was posted.
+REQUEST_POSTED = "teams.request_posted"
+
+
+@outbox.on_done(REQUEST_POSTED)
+async def _request_posted(
+    session: AsyncSession,
+    now: datetime,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    if error is not None or result is None:
+        log.warning("the card of join request %s could not be posted: %s", write.payload, error)
+        return
+    await set_request_message(
+        session,
+        int(write.payload["ref"]["request_id"]),
+        int(write.payload["channel_id"]),
+        int(result["message_id"]),
+    )
 
 
 async def _remove(

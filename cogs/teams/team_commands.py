@@ -247,35 +247,35 @@ async def join_flow(interaction: discord.Interaction, team_text: str) -> None:
 async def post_request(
     bot: HackBot, change: team_service.Change, requester: discord.abc.User
 ) -> None:
-    """Put a join request, with Accept/Decline buttons, in the team's space."""
+    """Put a join request, with Accept/Decline buttons, in the team's space (through the
+    outbox: the requester has their answer at once; the card's place is recorded when
+    Discord has it)."""
     assert change.request_id is not None
     lang = bot.settings.event.language
-    async with bot.db.read() as session:
-        space = await team_service.space_of(session, change.team_id)
-        profile = await reg_service.profile_of(session, requester.id)
-    channel = await spaces.manager(bot)._space(space.channel_id)
-    if channel is None:
-        return
-    types = ", ".join(
-        cards.profile_type_label(p, lang) for p in (profile.profile_types if profile else [])
-    )
-    skills = ", ".join(profile.skills) if profile else ""
-    message = await channel.send(
-        t(
-            "teams.request_card",
-            lang,
-            user=requester.mention,
-            team=change.team_name,
-            types=types or "—",
-            skills=skills or "—",
-        ),
-        view=views.request_view(change.request_id, lang),
-        allowed_mentions=discord.AllowedMentions.none(),
-    )
     async with bot.db.begin() as session:
-        await team_service.set_request_message(
-            session, change.request_id, message.channel.id, message.id
+        space = await team_service.space_of(session, change.team_id)
+        if space.channel_id is None:
+            return  # no space yet: the request stays recorded, without a card
+        profile = await reg_service.profile_of(session, requester.id)
+        types = ", ".join(
+            cards.profile_type_label(p, lang) for p in (profile.profile_types if profile else [])
         )
+        skills = ", ".join(profile.skills) if profile else ""
+        card = outbox.message_send(
+            space.channel_id,
+            content=t(
+                "teams.request_card",
+                lang,
+                user=requester.mention,
+                team=change.team_name,
+                types=types or "—",
+                skills=skills or "—",
+            ),
+            components=views.request_view(change.request_id, lang).to_components(),
+            on_done=team_service.REQUEST_POSTED,
+            ref={"request_id": change.request_id},
+        )
+        await outbox.enqueue(session, bot.clock.now(), card)
 
 
 async def invite_flow(interaction: discord.Interaction, invitee_id: int) -> None:

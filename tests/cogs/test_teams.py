@@ -64,6 +64,14 @@ async def test_from_register_to_a_private_team_space(start_sandbox):
     card = space.messages[-1]
     assert f"<@{bob.id}> would like to join **Les Hérons**." in card["content"]
     assert sb.pinged(card) == NOBODY
+    assert await sb.bot.outbox.idle(within=10)
+    async with sb.bot.db.read() as session:  # where the card is, recorded when Discord had it
+        from sqlalchemy import select
+
+        from bot.models.teams import TeamRequest
+
+        (request,) = (await session.scalars(select(TeamRequest))).all()
+    assert (request.channel_id, request.message_id) == (int(space.id), int(card["id"]))
     assert not sb.can_view(stranger, space)  # nobody else even sees the buttons
     answered = await ana.click(card, "Accept")
     assert answered.ephemeral and "joined the team (ana accepted)" in answered.text
