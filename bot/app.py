@@ -31,6 +31,7 @@ from bot.migrations import ensure_schema
 from bot.outbox import Outbox
 from bot.scheduler import JOB_TASK_PREFIX, TimerScheduler
 from bot.services import event as event_service
+from bot.services import outbox as outbox_service
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,20 @@ class HackBot(commands.Bot):
     @property
     def event_guild(self) -> discord.Guild | None:
         return self.get_guild(self.guild_id)
+
+    async def tell_organisers(self, *texts: str) -> bool:
+        """Post ``texts`` (each at most one message) in the organisers' channel, through the
+        outbox, pinging nobody. False when the server has no such channel (logged)."""
+        guild = self.event_guild
+        name = self.settings.channels.organisers
+        channel = discord.utils.get(guild.text_channels, name=name) if guild else None
+        if channel is None:
+            log.warning("no #%s channel to tell the organisers: %s", name, " / ".join(texts))
+            return False
+        writes = [outbox_service.message_send(channel.id, content=text[:2000]) for text in texts]
+        async with self.db.begin() as session:
+            await outbox_service.enqueue_many(session, self.clock.now(), writes)
+        return True
 
     async def load_cogs(self) -> None:
         for module in cog_modules():

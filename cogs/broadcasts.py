@@ -27,7 +27,6 @@ from bot.interactions import OrganiserView, lang_of, organiser_only, report_erro
 from bot.localization import L
 from bot.models import Broadcast
 from bot.services import broadcasts as service
-from bot.services import outbox
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -261,16 +260,7 @@ class Broadcasts(commands.Cog):
                 )
 
     async def post_to_organisers(self, text: str) -> None:
-        guild = self.bot.event_guild
-        name = self.bot.settings.channels.organisers
-        channel = discord.utils.get(guild.text_channels, name=name) if guild else None
-        if channel is None:
-            log.warning("no #%s channel to report to: %s", name, text)
-            return
-        async with self.bot.db.begin() as session:
-            await outbox.enqueue(
-                session, self.bot.clock.now(), outbox.message_send(channel.id, content=text)
-            )
+        await self.bot.tell_organisers(text)
 
     # -- targets ----------------------------------------------------------------------
 

@@ -970,19 +970,16 @@ class AdminSubmissions(commands.Cog):
             name, channel_id = row.name, row.channel_id
         await send(interaction, t("submissions.reopen.done", lang, team=name, until=ts(until)))
         if channel_id:
-            channel = self.bot.get_partial_messageable(channel_id, guild_id=self.bot.guild_id)
-            try:
-                await channel.send(
-                    t(
-                        "submissions.reopen.team_note",
-                        self.main.publisher.lang,
-                        until=ts(until),
-                        command=self.bot.command_ids.mention("submit", self.main.publisher.lang),
-                    ),
-                    allowed_mentions=discord.AllowedMentions.none(),
+            note = t(
+                "submissions.reopen.team_note",
+                self.main.publisher.lang,
+                until=ts(until),
+                command=self.bot.command_ids.mention("submit", self.main.publisher.lang),
+            )
+            async with self.bot.db.begin() as session:
+                await outbox.enqueue(
+                    session, self.bot.clock.now(), outbox.message_send(channel_id, content=note)
                 )
-            except discord.HTTPException as error:
-                log.warning("could not tell team %s it was reopened: %s", name, error)
 
     @reopen.autocomplete("team")
     async def team_autocomplete(

@@ -420,16 +420,13 @@ class AdminHelp(commands.Cog):
             text = (await svc.queue_state(session)).message
         desk = desk_of(self.bot)
         told = await desk.queue_closed_notice(waiting, text)
-        channel = await desk.queue_channel()
-        if channel is not None:
-            await channel.send(
-                t(
-                    "help.admin.closed_notice",
-                    self.bot.settings.event.language,
-                    who=f"<@{interaction.user.id}>",
-                ),
-                allowed_mentions=discord.AllowedMentions.none(),
+        await desk.notice(
+            t(
+                "help.admin.closed_notice",
+                self.bot.settings.event.language,
+                who=f"<@{interaction.user.id}>",
             )
+        )
         desk.poke()
         await send(interaction, t("help.admin.closed", lang, waiting=len(waiting), told=told))
 
@@ -443,15 +440,12 @@ class AdminHelp(commands.Cog):
         async with self.bot.db.begin() as session:
             await svc.set_closed(session, self.bot.clock.now(), interaction.user.id, False)
         desk = desk_of(self.bot)
-        channel = await desk.queue_channel()
-        if channel is not None:
-            await channel.send(
-                t(
-                    "help.admin.opened_notice",
-                    self.bot.settings.event.language,
-                    who=f"<@{interaction.user.id}>",
-                ),
-                allowed_mentions=discord.AllowedMentions.none(),
+        await desk.notice(
+            t(
+                "help.admin.opened_notice",
+                self.bot.settings.event.language,
+                who=f"<@{interaction.user.id}>",
             )
+        )
         desk.poke()
         await send(interaction, t("help.admin.opened", lang))

@@ -55,6 +55,16 @@ class HelpDesk:
 
     # -- the queue channel ----------------------------------------------------
 
+    async def notice(self, text: str) -> None:
+        """A line for the mentors in the queue channel (through the outbox, pinging nobody)."""
+        channel = await self.queue_channel()
+        if channel is None:
+            return
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(
+                session, self.bot.clock.now(), outbox.message_send(channel.id, content=text)
+            )
+
     async def queue_channel(self) -> discord.TextChannel | None:
         guild = self.bot.event_guild
         if guild is None:

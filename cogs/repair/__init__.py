@@ -84,17 +84,7 @@ class Repair(commands.Cog):
             await self.tell_organisers(fixes)
 
     async def tell_organisers(self, fixes: list[Fix]) -> None:
-        guild = self.bot.event_guild
-        name = self.bot.settings.channels.organisers
-        channel = discord.utils.get(guild.text_channels, name=name) if guild else None
-        if channel is None:
-            log.warning("repair: no #%s channel for the report", name)
-            return
-        try:
-            for text in service.report(fixes, self.bot.settings.event.language):
-                await channel.send(text, allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as error:
-            log.warning("repair: report not posted in #%s: %s", name, error)
+        await self.bot.tell_organisers(*service.report(fixes, self.bot.settings.event.language))
 
     # -- /admin repair ----------------------------------------------------------------
 

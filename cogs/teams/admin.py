@@ -279,15 +279,9 @@ class AdminTeams(commands.Cog):
             if await event_service.get_state(session, key):
                 return
             await event_service.set_state(session, key, True)
-        guild = self.bot.event_guild
-        name = self.bot.settings.channels.organisers
-        channel = discord.utils.get(guild.text_channels, name=name) if guild else None
-        if channel is None:
-            log.warning("formation report not posted: no #%s channel", name)
-            return
         lang = self.bot.settings.event.language
         text = t("admin_teams.formation_closed", lang) + "\n" + await self.report_text(lang)
-        await channel.send(text[:2000])
+        await self.bot.tell_organisers(text)
 
     # -- autoform -------------------------------------------------------------------
 
@@ -487,12 +481,7 @@ class AdminTeams(commands.Cog):
             log.exception("autoform run %s stopped; it resumes at the next start", run_id)
 
     async def _tell_organisers(self, text: str) -> None:
-        guild = self.bot.event_guild
-        if guild is None:
-            return
-        channel = discord.utils.get(guild.text_channels, name=self.bot.settings.channels.organisers)
-        if channel is not None:
-            await channel.send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
+        await self.bot.tell_organisers(text)
 
     async def resume(self) -> None:
         """At start-up: finish creating the spaces of runs a restart interrupted."""

@@ -307,19 +307,13 @@ class SpaceManager:
         if now - self._no_room_said_at < NO_ROOM_REPEAT_SECONDS:
             return
         self._no_room_said_at = now
-        channel = discord.utils.get(guild.text_channels, name=self.bot.settings.channels.organisers)
-        if channel is None:
-            return
         text = t(
             "teams.space.no_room",
             self.bot.settings.event.language,
             team=team.name,
             limit=threads.GUILD_ACTIVE_THREADS,
         )
-        async with self.bot.db.begin() as session:
-            await outbox.enqueue(
-                session, self.bot.clock.now(), outbox.message_send(channel.id, content=text)
-            )
+        await self.bot.tell_organisers(text)
 
     async def _space(self, channel_id: int | None) -> discord.abc.Messageable | None:
         if channel_id is None:
