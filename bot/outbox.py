@@ -399,6 +399,11 @@ async def _message_delete(http: HTTPClient, p: dict[str, Any]) -> None:
         pass  # deleted already (by someone, or before a crash)
 
 
+@executor("message.pin")
+async def _message_pin(http: HTTPClient, p: dict[str, Any]) -> None:
+    await http.pin_message(p["channel_id"], p["message_id"], reason=p.get("reason"))
+
+
 @executor("overwrite.set")
 async def _overwrite_set(http: HTTPClient, p: dict[str, Any]) -> None:
     await http.edit_channel_permissions(
@@ -665,6 +670,10 @@ class Outbox:
                 future.set_result(ok)
 
     # -- figures --------------------------------------------------------------------
+
+    def pending(self, write_id: int) -> bool:
+        """Whether the write is still to be carried out (stored, not finished)."""
+        return write_id in self._where
 
     def waiting(self) -> int:
         return len(self._where)

@@ -240,6 +240,23 @@ def message_delete(
     )
 
 
+def message_pin(
+    channel_id: int,
+    message_id: int,
+    *,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    """Pin the bot's message (pinning a pinned message changes nothing)."""
+    return Write(
+        "message.pin",
+        f"pins:{channel_id}",
+        {"channel_id": channel_id, "message_id": message_id, "reason": reason},
+        priority,
+        coalesce_key=f"pin:{channel_id}:{message_id}",
+    )
+
+
 def overwrite_set(
     channel_id: int,
     target_id: int,

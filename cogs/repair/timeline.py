@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.services import event as event_service
+from bot.services import outbox
 from bot.services import repair as service
 from bot.services.repair import Fix
 from cogs.repair.registry import reason
@@ -52,7 +53,9 @@ async def check_countdown(bot: HackBot, guild: discord.Guild) -> list[Fix]:
         if message is not None:
             if message.pinned:
                 return []
-            await message.pin(reason=reason(bot))
+            pin = outbox.message_pin(channel.id, message.id, reason=reason(bot))
+            async with bot.db.begin() as session:
+                await outbox.enqueue(session, bot.clock.now(), pin)
             return [Fix("countdown_pinned", {"channel": channel.mention})]
     await cog.refresh()  # posts and pins it again (under the timeline's own lock)
     after = await _countdown_state(bot)

@@ -528,5 +528,6 @@ async def setup(bot: HackBot) -> None:
     cog = Timeline(bot)
     bot.timers.register(timeline.TRANSITION, cog.on_transition)
     bot.timers.register(timeline.REMINDER, cog.on_reminder)
+    sync.register_handlers(bot)
     await bot.add_cog(cog)
     attach_to_admin(bot, cog, "phase")

@@ -23,10 +23,12 @@ from sqlalchemy import select
 from bot.i18n import t
 from bot.models import PhaseMirror
 from bot.services import event as event_service
-from bot.services import timeline
+from bot.services import outbox, timeline
 from cogs.timeline import render
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.app import HackBot
 
 log = logging.getLogger(__name__)
@@ -52,8 +54,17 @@ def announcements_channel(bot: HackBot) -> discord.TextChannel | None:
     return discord.utils.get(guild.text_channels, name=bot.settings.channels.announcements)
 
 
+#: The outbox's done handler that records the countdown once Discord posted it.
+COUNTDOWN_POSTED = "timeline.countdown_posted"
+#: How long a refresh waits for a new countdown to be posted (it is background work: the
+#: wait keeps a second refresh from posting another one meanwhile).
+POST_WAIT_S = 60.0
+
+
 async def refresh_countdown(bot: HackBot) -> str:
-    """Create, re-create or edit the pinned countdown. Returns what it did (for logs and tests)."""
+    """Create, re-create or edit the pinned countdown, through the outbox. Returns what it
+    did (for logs and tests): off, no-channel, unchanged, edited, created, posting (a post
+    still on its way), error."""
     if not bot.settings.timeline.countdown:
         return "off"
     channel = announcements_channel(bot)
@@ -66,42 +77,65 @@ async def refresh_countdown(bot: HackBot) -> str:
         state = await event_service.get_state(session, COUNTDOWN_KEY) or {}
     embed = render.countdown_embed(overview, lang)
     wanted = digest(embed.to_dict())
-    message_id = state.get("message_id") if state.get("channel_id") == channel.id else None
+    same_channel = state.get("channel_id") == channel.id
+    if same_channel and state.get("posting") and bot.outbox.pending(state["posting"]):
+        return "posting"
+    message_id = state.get("message_id") if same_channel else None
     if message_id:
-        message = channel.get_partial_message(message_id)
-        try:
-            if state.get("digest") == wanted:
+        if state.get("digest") == wanted:
+            try:
                 await channel.fetch_message(message_id)  # still there?
                 return "unchanged"
-            await message.edit(embed=embed)
-            await _save_countdown(bot, channel.id, message_id, wanted)
+            except discord.NotFound:
+                log.info("the countdown message was deleted: posting it again")
+            except discord.HTTPException:
+                log.warning("could not look for the countdown message", exc_info=True)
+                return "error"
+        else:
+            # Edited once, as last written, however often the timeline changes meanwhile.
+            edit = outbox.message_edit(channel.id, message_id, embeds=[embed.to_dict()])
+            async with bot.db.begin() as session:
+                await outbox.enqueue(session, bot.clock.now(), edit)
+                await _save_countdown(session, channel.id, message_id, wanted)
             return "edited"
-        except discord.NotFound:
-            log.info("the countdown message was deleted: posting it again")
-        except discord.HTTPException:
-            log.warning("could not update the countdown message", exc_info=True)
-            return "error"
-    try:
-        posted = await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
-    except discord.HTTPException:
-        log.warning("could not post the countdown in #%s", channel.name, exc_info=True)
-        return "error"
-    await _save_countdown(bot, channel.id, posted.id, wanted)
-    try:
-        await posted.pin(reason=t("timeline.audit_reason", lang))
-    except discord.HTTPException as exc:
-        # 30003: the channel has 250 pins already. The message still counts down.
-        log.warning("could not pin the countdown: %s", exc)
-    return "created"
-
-
-async def _save_countdown(bot: HackBot, channel_id: int, message_id: int, wanted: str) -> None:
+    post = outbox.message_send(
+        channel.id, embeds=[embed.to_dict()], on_done=COUNTDOWN_POSTED, ref={"digest": wanted}
+    )
     async with bot.db.begin() as session:
+        (stored,) = await outbox.enqueue_many(session, bot.clock.now(), [post])
+        assert stored.queued is not None
         await event_service.set_state(
-            session,
-            COUNTDOWN_KEY,
-            {"channel_id": channel_id, "message_id": message_id, "digest": wanted},
+            session, COUNTDOWN_KEY, {"channel_id": channel.id, "posting": stored.queued.id}
         )
+    await bot.outbox.wait([stored.queued.id], within=POST_WAIT_S)
+    return "posting" if bot.outbox.pending(stored.queued.id) else "created"
+
+
+def register_handlers(bot: HackBot) -> None:
+    async def posted(session, now, write, result, error) -> None:  # type: ignore[no-untyped-def]
+        """The countdown is posted: remember it, and pin it (30003, 250 pins already, leaves
+        it unpinned: it still counts down)."""
+        channel_id = int(write.payload["channel_id"])
+        if error is not None or result is None:
+            log.warning("could not post the countdown in <#%s>: %s", channel_id, error)
+            await event_service.set_state(session, COUNTDOWN_KEY, {"channel_id": channel_id})
+            return
+        message_id = int(result["message_id"])
+        await _save_countdown(session, channel_id, message_id, write.payload["ref"]["digest"])
+        reason = t("timeline.audit_reason", bot.settings.event.language)
+        await outbox.enqueue(session, now, outbox.message_pin(channel_id, message_id, reason=reason))
+
+    bot.outbox.on_done(COUNTDOWN_POSTED, posted)
+
+
+async def _save_countdown(
+    session: AsyncSession, channel_id: int, message_id: int, wanted: str
+) -> None:
+    await event_service.set_state(
+        session,
+        COUNTDOWN_KEY,
+        {"channel_id": channel_id, "message_id": message_id, "digest": wanted},
+    )
 
 
 def _iso(moment: datetime) -> str:
