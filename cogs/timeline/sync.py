@@ -123,7 +123,9 @@ def register_handlers(bot: HackBot) -> None:
         message_id = int(result["message_id"])
         await _save_countdown(session, channel_id, message_id, write.payload["ref"]["digest"])
         reason = t("timeline.audit_reason", bot.settings.event.language)
-        await outbox.enqueue(session, now, outbox.message_pin(channel_id, message_id, reason=reason))
+        await outbox.enqueue(
+            session, now, outbox.message_pin(channel_id, message_id, reason=reason)
+        )
 
     bot.outbox.on_done(COUNTDOWN_POSTED, posted)
 
