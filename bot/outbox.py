@@ -584,6 +584,8 @@ class Outbox:
         #: threads (team spaces set it: they archive the idlest spaces); the write then
         #: goes again after a short pause.
         self.on_thread_limit: Callable[[], Awaitable[None]] | None = None
+        #: Told of each message the outbox posted (channel id, message id).
+        self.on_posted: Callable[[int, int], None] | None = None
         db.on_commit(self._on_commit)
 
     # -- feeding --------------------------------------------------------------------
@@ -916,6 +918,14 @@ class Outbox:
             self._answered.pop(write.id, None)
             lane.in_flight -= 1
             self._wake.set()
+        if (
+            error is None
+            and self.on_posted is not None
+            and result is not None
+            and "message_id" in result
+            and "channel_id" in write.payload
+        ):
+            self.on_posted(int(write.payload["channel_id"]), int(result["message_id"]))
         if (
             isinstance(error, discord.HTTPException)
             and error.code == MAX_ACTIVE_THREADS

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two edits of the progress message (Discord rate-limits edits).
 PROGRESS_EVERY_S = 2.0
+#: When the server holds all the active threads Discord allows and none is idle yet, the
+#: next space is tried again after this many seconds.
+ROOM_WAIT_S = 30.0
 #: An interaction token lives 15 minutes; stop editing a little before.
 TOKEN_LIFETIME = timedelta(minutes=14)
 
@@ -453,7 +456,14 @@ class AdminTeams(commands.Cog):
         began, first = time.monotonic(), done
         try:
             for index in range(done, total):
-                await spaces.team_changed(self.bot, team_ids[index])
+                while not await spaces.team_changed(self.bot, team_ids[index]):
+                    # The server holds as many active threads as Discord allows and none is
+                    # idle yet: the next space waits (in order) until one may be archived.
+                    wait = eta_text(ROOM_WAIT_S, lang)
+                    await progress(
+                        t("autoform.waiting_room", lang, done=index, total=total, eta=wait)
+                    )
+                    await asyncio.sleep(ROOM_WAIT_S)
                 async with self.bot.db.begin() as session:
                     run = await session.get(AutoformRun, run_id)
                     if run is not None:

@@ -13,9 +13,16 @@ longest and keeps room for those coming back:
   refuses that at the limit, 160006, and the member's message fails);
 * when the outbox meets 160006 (the bot had to post in, or add someone to, a space).
 
-Idleness is read from Discord (the last message of each active thread, one request); a
-space with a message in the last :data:`PROTECT_S` is never archived. Archiving goes
-through the outbox as urgent writes.
+Idleness is what the team did, read from Discord's list of active threads (one request for
+all): the time of each thread's last message. When that message is the bot's own (its
+welcome, a broadcast: the outbox tells which messages it posted), nobody in the team wrote
+since, and the space counts as idle from the time it was made, kept only
+:data:`NEW_SPACE_PROTECT_S` (time for its members and welcome to reach it); so a rush of new
+teams past the limit still gets a space each, and a broadcast to every space does not make
+them all look busy. A space whose last message is a member's, in the last
+:data:`PROTECT_S`, is never archived. (The bot does not receive the server's messages, a
+gateway cost it avoids at full size; after a restart it knows only the messages it posts
+from then on.) Archiving goes through the outbox as urgent writes.
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ HEADROOM = 60
 SWEEP_EVERY_S = 120.0
 #: A space with a message this recent (seconds) is never archived.
 PROTECT_S = 600.0
+#: A space made since the bot started, in which no member wrote yet, is kept this long
+#: (seconds) before it may be archived.
+NEW_SPACE_PROTECT_S = 120.0
 #: When room is made for a new space, this many more are archived, so a rush of new teams
 #: does not pay one look at Discord each.
 BATCH = 25
@@ -54,6 +64,13 @@ class Headroom:
         self.bot = bot
         self._lock = asyncio.Lock()
         self._sweeper: asyncio.Task[None] | None = None
+        #: thread id -> the id of the last message the bot posted in it (this process).
+        self._bot_last: dict[int, int] = {}
+
+    def bot_posted(self, channel_id: int, message_id: int) -> None:
+        """The outbox posted a message (anywhere: only team spaces are ever looked up)."""
+        if message_id > self._bot_last.get(channel_id, 0):
+            self._bot_last[channel_id] = message_id
 
     @property
     def target(self) -> int:
@@ -64,12 +81,15 @@ class Headroom:
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.create_task(self._sweep_loop(), name="hackbot-spaces-sweep")
         self.bot.outbox.on_thread_limit = self.at_limit
+        self.bot.outbox.on_posted = self.bot_posted
 
     def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
         if self.bot.outbox.on_thread_limit == self.at_limit:
             self.bot.outbox.on_thread_limit = None
+        if self.bot.outbox.on_posted == self.bot_posted:
+            self.bot.outbox.on_posted = None
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -97,8 +117,9 @@ class Headroom:
             return 0
         return await self.archive_idlest(guild, limit - 1 - BATCH)
 
-    async def idle_spaces(self, guild: discord.Guild) -> list[tuple[float, int]]:
-        """(time of the last message, thread id) of each active team space, idlest first."""
+    async def idle_spaces(self, guild: discord.Guild) -> list[tuple[float, int, float]]:
+        """(time of the team's last activity, thread id, how long it is protected after it)
+        of each active team space, idlest first."""
         data = await self.bot.http.get_active_threads(guild.id)
         async with self.bot.db.read() as session:
             ours = set(
@@ -116,7 +137,13 @@ class Headroom:
             if thread_id not in ours:
                 continue
             last = int(thread.get("last_message_id") or thread_id)
-            found.append((discord.utils.snowflake_time(last).timestamp(), thread_id))
+            if last == thread_id or last == self._bot_last.get(thread_id):
+                # Nobody in the team wrote since the bot did (or at all).
+                made = discord.utils.snowflake_time(thread_id).timestamp()
+                found.append((made, thread_id, NEW_SPACE_PROTECT_S))
+            else:
+                last_s = discord.utils.snowflake_time(last).timestamp()
+                found.append((last_s, thread_id, PROTECT_S))
         found.sort()
         return found
 
@@ -127,14 +154,20 @@ class Headroom:
             excess = threads.active_threads(guild) - max(0, target)
             if excess <= 0:
                 return 0
-            cutoff = self.bot.clock.now().timestamp() - PROTECT_S
-            idle = [thread_id for seen, thread_id in await self.idle_spaces(guild) if seen < cutoff]
+            now = self.bot.clock.now().timestamp()
+            idle = [
+                thread_id
+                for seen, thread_id, protected in await self.idle_spaces(guild)
+                if seen < now - protected
+            ]
             victims = idle[:excess]
             if not victims:
                 log.warning(
-                    "team spaces: %d active threads, none idle for %.0f min: nothing to archive",
+                    "team spaces: %d active threads, none idle (no member message for %.0f min, "
+                    "or new for %.0f min): nothing to archive",
                     threads.active_threads(guild),
                     PROTECT_S / 60,
+                    NEW_SPACE_PROTECT_S / 60,
                 )
                 return 0
             reason = t("teams.space.audit_idle", self.bot.settings.event.language)

@@ -172,32 +172,34 @@ class SpaceManager:
 
     # -- one team ---------------------------------------------------------------
 
-    async def refresh(self, team_id: int, priority: Priority = Priority.NORMAL) -> None:
+    async def refresh(self, team_id: int, priority: Priority = Priority.NORMAL) -> bool:
         """Make the team's space match the database (create, grant, revoke, archive).
+        False when the space could not be made for want of room on the server.
 
         Access changes go through the outbox with ``priority`` (urgent for a mentor who
         just claimed the team's ticket)."""
         guild = self.guild()
         if guild is None:
-            return
+            return True
         async with self._lock(team_id):
             async with self.bot.db.read() as session:
                 team = await session.get(Team, team_id)
                 if team is None:
-                    return
+                    return True
                 wanted = set(await team_service.member_discord_ids(session, team_id))
                 wanted |= set(await team_service.access_list(session, team_id))
             if team.archived_at is not None:
                 await self._archive(guild, team)
-                return
+                return True
             if team.space_kind is None:
                 if not wanted:
-                    return
+                    return True
                 created = await self._create(guild, team, wanted)
                 if created is None:
-                    return  # no room on the server: said to organisers; tried again next change
+                    return False  # no room on the server: said to organisers; tried again
                 team = created
             await self._sync(guild, team, wanted, priority)
+            return True
 
     async def _create(self, guild: discord.Guild, team: Team, wanted: set[int]) -> Team | None:
         """Make the team's space. A channel is made with its members' access in it (no
@@ -520,17 +522,19 @@ def manager(bot: HackBot) -> SpaceManager:
 RETRY_PAUSES_SECONDS = (2.0, 5.0, 15.0, 45.0, 120.0)
 
 
-async def team_changed(bot: HackBot, team_id: int) -> None:
-    """After any change to a team: update its space, then tell the other features.
+async def team_changed(bot: HackBot, team_id: int) -> bool:
+    """After any change to a team: update its space, then tell the other features. False
+    when the server has no room for the team's space yet (see :meth:`SpaceManager.refresh`).
 
     The change itself is already committed: if Discord refuses to make the space match
     (an outage, a 429 storm), the member is not told something broke; the space is tried
     again in the background after growing pauses."""
     try:
-        await manager(bot).refresh(team_id)
+        return await manager(bot).refresh(team_id)
     except discord.HTTPException as error:
         log.warning("team %s: Discord refused its space (%s); trying again later", team_id, error)
         manager(bot).retry_later(team_id)
+        return True
     finally:
         bot.dispatch("hackbot_team_changed", team_id)
 

@@ -83,6 +83,37 @@ async def test_every_team_gets_a_space_past_the_active_thread_limit(start_sandbo
     assert not second.data["thread_metadata"]["archived"]
 
 
+@pytest.mark.slow
+async def test_a_rush_of_new_teams_past_the_limit_gets_spaces_within_minutes(start_sandbox):
+    """Every space is new and fresh (as in an autoform rush): a space nobody wrote in yet may
+    be archived after a couple of minutes, one whose team talks is kept."""
+    from cogs.teams import headroom
+
+    sb = await start_sandbox(CONFIG, rate_limits=FAST_CHANNELS)
+    await fill_channels(sb)
+    people = [await registered(sb, f"p{i}") for i in range(8)]
+    await people[0].slash("team create", name="Team 0")
+    hub = sb.channel("team-hub")
+    active = len(sb.guild.active_threads())
+    open_threads(sb, hub.data, threads.SPACE_LIMIT - ROOM - active, "other-", 11)
+    await sb.settle()
+    for i in range(1, ROOM + 1):
+        await people[i].slash("team create", name=f"Team {i}")
+    assert len(sb.guild.active_threads()) == threads.SPACE_LIMIT
+    spaces = await spaces_of(sb)
+    talking = sb.channel(spaces["Team 1"])
+    await sb.advance(seconds=headroom.NEW_SPACE_PROTECT_S + 30)  # minutes, not an hour
+    await people[1].send(talking, "we are working")
+    for i in range(ROOM + 1, 8):
+        await people[i].slash("team create", name=f"Team {i}")
+    await sb.settle()
+    spaces = await spaces_of(sb)
+    assert all(spaces[f"Team {i}"] is not None for i in range(8)), spaces
+    assert len(sb.guild.active_threads()) <= threads.SPACE_LIMIT
+    assert not talking.data["thread_metadata"]["archived"]  # its team wrote: kept
+    assert sb.channel(spaces["Team 2"]).data["thread_metadata"]["archived"]  # untouched
+
+
 async def test_discord_refuses_to_bring_a_thread_back_at_the_limit(start_sandbox):
     sb = await start_sandbox()
     ana = await sb.add_member("ana")
