@@ -367,8 +367,14 @@ async def _dm_send(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
     except discord.HTTPException as error:
         if error.code != DM_CLOSED or not p.get("fallback_channel_id"):
             raise
-    route = Route("POST", "/channels/{channel_id}/messages", channel_id=p["fallback_channel_id"])
+    fallback = p["fallback_channel_id"]
+    # A closed thread (a rejected statement's post, locked meanwhile) is brought back by the
+    # message, as on Discord: closed again after it, as it was.
+    meta = (await http.get_channel(fallback)).get("thread_metadata") or {}
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=fallback)
     data = await http.request(route, json=_fallback_body(p))
+    if meta.get("archived"):
+        await http.edit_channel(fallback, archived=True, locked=bool(meta.get("locked")))
     return {"via": "channel", "message_id": int(data["id"])}
 
 
@@ -461,6 +467,35 @@ async def _thread_close(http: HTTPClient, p: dict[str, Any]) -> None:
     route = Route("POST", "/channels/{channel_id}/messages", channel_id=p["thread_id"])
     await http.request(route, json=body)
     await http.edit_channel(p["thread_id"], archived=True, locked=True, reason=p.get("reason"))
+
+
+@executor("post.settle")
+async def _post_settle(http: HTTPClient, p: dict[str, Any]) -> None:
+    thread_id = p["thread_id"]
+    unarchive = {"thread_id": thread_id}
+    if p.get("note"):
+        body = {
+            "content": p["note"],
+            "allowed_mentions": {"parse": []},
+            "nonce": p["nonce"],
+            "enforce_nonce": True,
+        }
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=thread_id)
+        await _unarchived(http, unarchive, lambda: http.request(route, json=body))
+    card = Route(
+        "PATCH",
+        "/channels/{channel_id}/messages/{message_id}",
+        channel_id=thread_id,
+        message_id=thread_id,  # a forum post's starting message has the post's id
+    )
+    body = {
+        "embeds": p["embeds"],
+        "components": p["components"],
+        "allowed_mentions": {"parse": []},
+    }
+    await _unarchived(http, unarchive, lambda: http.request(card, json=body))
+    if p.get("close"):
+        await http.edit_channel(thread_id, archived=True, locked=True, reason=p.get("reason"))
 
 
 @executor("thread.archive")

@@ -585,35 +585,32 @@ class ProblemsCog(commands.Cog):
         return thread
 
     async def settle_post(self, statement_id: int, note: str | None, close: bool) -> None:
-        """After a decision: a note in the post, its card updated, archived and locked if closed."""
+        """After a decision: a note in the post, its card updated, archived and locked if
+        closed (one outbox write, carried out in that order)."""
         async with self.bot.db.read() as session:
             statement = await service.get(session, statement_id)
         thread = await self._thread(statement.thread_id)
         if thread is None:
             return
-        try:
-            if note:
-                await thread.send(note, allowed_mentions=discord.AllowedMentions.none())
-            elif thread.archived:
-                if not close:
-                    return
-                await thread.edit(archived=False)
-            view = (
-                discord.ui.View()
-                if close
-                else support_view(statement.id, statement.support_count, self.lang)
-            )
-            await thread.get_partial_message(thread.id).edit(
-                embed=statement_embed(statement, self.lang), view=view
-            )
+        if not note and not close and thread.archived:
+            return  # an archived post is not brought back only to update its card
+        view = (
+            discord.ui.View()
+            if close
+            else support_view(statement.id, statement.support_count, self.lang)
+        )
+        write = outbox.post_settle(
+            thread.id,
+            embeds=[statement_embed(statement, self.lang).to_dict()],
+            components=view.to_components(),
+            note=note,
+            close=close,
+            reason=t("problems.audit_reason", self.lang),
+        )
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(session, self.bot.clock.now(), write)
             if close:
-                await thread.edit(
-                    archived=True, locked=True, reason=t("problems.audit_reason", self.lang)
-                )
-                async with self.bot.db.begin() as session:
-                    await service.mark_posts_archived(session, [thread.id])
-        except discord.HTTPException:
-            log.warning("could not update the post of statement %s", statement_id)
+                await service.mark_posts_archived(session, [thread.id])
 
     async def tell_author(self, statement: ProblemStatement) -> str:
         """Send the rejection reason by DM; if DMs are closed, reply in the post. Returns "dm",

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import utcnow
+from bot.i18n import t
 from bot.models.outbox import OutboxWrite, Priority, WriteStatus
 from bot.outbox import FAIR_SHARE, Lane, RateLearner, eta_text
 from bot.services import outbox as service
@@ -88,6 +89,15 @@ def test_the_pace_is_learned_from_the_headers_and_a_spent_bucket_blocks_its_lane
     # A shared-scope 429 does not count towards Discord's ban.
     learner.observe("messages:6", 429, {"Retry-After": "1", "X-RateLimit-Scope": "shared"})
     assert learner.invalid_recently() == 1
+
+
+def test_every_kind_of_write_has_a_name_organisers_read_in_both_languages():
+    from bot.i18n import catalogue
+    from bot.outbox import EXECUTORS
+
+    for kind in EXECUTORS:
+        assert catalogue().has(f"outbox.kind.{kind}"), kind
+        assert t(f"outbox.kind.{kind}", "en") != t(f"outbox.kind.{kind}", "fr"), kind
 
 
 def test_eta_reads_as_people_speak():
@@ -263,6 +273,24 @@ async def test_a_direct_message_falls_back_to_a_channel_only_when_asked_and_says
     assert refused.status == "refused"
     assert not bob.dms and not cid.dms
     assert [m["content"] for m in sb.channel(channel).messages] == [f"<@{bob.id}> Hello Bob"]
+    # The fallback is a post closed meanwhile: the message goes in, the post stays closed.
+    sb.server.create_thread(
+        sb.guild,
+        sb.channel(channel).data,
+        name="post",
+        owner_id=str(sb.bot_user_id),
+        thread_type=11,
+    )
+    post = sb.guild.active_threads()[-1]
+    sb.server.update_channel(sb.guild, post, {"archived": True, "locked": True})
+    sb.expect_violation(code=50007)
+    closed = await bot.outbox.deliver(
+        service.dm_send(bob.id, content="Rejected", fallback_channel_id=int(post["id"])),
+        within=10,
+    )
+    assert closed.status == "done" and closed.result["via"] == "channel"
+    assert sb.channel(post["id"]).messages[-1]["content"] == f"<@{bob.id}> Rejected"
+    assert post["thread_metadata"]["archived"] and post["thread_metadata"]["locked"]
 
 
 async def test_a_graceful_restart_in_the_middle_of_a_backlog_finishes_it(start_sandbox):
@@ -412,6 +440,42 @@ async def test_a_send_cut_by_a_crash_is_not_repeated_after_the_nonce_is_forgotte
     ids = {m["content"]: int(m["id"]) for m in sb.channel(channel).messages}
     cards = [r for r in rows if r.payload.get("channel_id") == channel]
     assert {r.result["message_id"] for r in cards} == set(ids.values())
+
+
+async def test_a_direct_message_cut_by_a_crash_is_not_sent_twice(start_sandbox):
+    """The bot dies right after Discord delivered direct messages and stays down past the
+    nonce's window: at the restart each cut one is found in the conversation."""
+    sb = await start_sandbox(bot_process=True, validate=False)
+    people = await sb.add_members(3)
+    await sb.kill_bot()
+    posted = record(sb, MESSAGES, "channel_id")
+    async with bot_database(sb) as db:
+        async with db.begin() as session:
+            await service.enqueue_many(
+                session,
+                utcnow(),
+                [service.dm_send(p.id, content=f"Hello {i}") for i, p in enumerate(people)],
+            )
+        crash = sb.crash_after(MESSAGES, match=lambda _call, _result: len(posted) >= 2)
+        with contextlib.suppress(BotExited):
+            await sb.start_bot()
+        await crash.wait(60)
+        await sb.kill_bot()
+        await sb.advance(minutes=10)  # past the nonce's window
+        await sb.start_bot()
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            async with db.read() as session:
+                rows = (
+                    await session.scalars(select(OutboxWrite).where(OutboxWrite.kind == "dm.send"))
+                ).all()
+            if rows and all(r.status == WriteStatus.DONE.value for r in rows):
+                break
+            assert asyncio.get_running_loop().time() < deadline, [r.status for r in rows]
+            await asyncio.sleep(0.2)
+    for i, person in enumerate(people):
+        assert [m["content"] for m in person.dms] == [f"Hello {i}"]
+    assert sb.server.stats["nonce_repeats"] == 0
 
 
 async def test_writes_stored_by_a_transaction_apart_reach_the_worker(start_sandbox):

@@ -403,6 +403,39 @@ async def outcome_of(session: AsyncSession, write_id: int) -> tuple[bool, dict[s
     return row.status == WriteStatus.DONE.value, row.result
 
 
+def post_settle(
+    thread_id: int,
+    *,
+    embeds: Sequence[dict[str, Any]],
+    components: Sequence[dict[str, Any]] = (),
+    note: str | None = None,
+    close: bool = False,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    """A forum post after a decision, in order and as one write: a note in it (optional), its
+    starting message's card updated, then (``close``) archived and locked. An archived post
+    is brought back first. Without a note, a newer settle of the same post, while this one
+    waits, takes its place."""
+    payload: dict[str, Any] = {
+        "thread_id": thread_id,
+        "embeds": list(embeds),
+        "components": list(components),
+        "close": close,
+        "reason": reason,
+    }
+    if note:
+        payload["note"] = note
+        payload["nonce"] = uuid.uuid4().hex[:25]
+    return Write(
+        "post.settle",
+        f"thread:{thread_id}",
+        payload,
+        priority,
+        coalesce_key=None if note else f"post-settle:{thread_id}",
+    )
+
+
 # --------------------------------------------------------------------------
 # Storing
 
