@@ -114,6 +114,55 @@ async def test_a_rush_of_new_teams_past_the_limit_gets_spaces_within_minutes(sta
     assert sb.channel(spaces["Team 2"]).data["thread_metadata"]["archived"]  # untouched
 
 
+@pytest.mark.slow
+async def test_autoform_waits_for_room_and_gives_every_team_its_space_in_order(
+    start_sandbox, monkeypatch
+):
+    """Autoform past the limit with every space fresh: the job says it waits for room, and
+    goes on (in the order teams were formed) once the first spaces may be archived."""
+    import asyncio
+
+    from cogs.teams import admin, headroom
+
+    monkeypatch.setattr(admin, "ROOM_WAIT_S", 0.2)
+    sb = await start_sandbox(
+        {**CONFIG, "teams": {"min_size": 2, "max_size": 2}}, rate_limits=FAST_CHANNELS
+    )
+    await fill_channels(sb)
+    org = await sb.add_member("org", roles=["Organiser"], locale="en-US")
+    first = await registered(sb, "first")
+    await first.slash("team create", name="Team 0")  # opens the hub
+    hub = sb.channel("team-hub")
+    # Two spaces' room left before the limit: autoform makes four teams.
+    active = len(sb.guild.active_threads())
+    open_threads(sb, hub.data, threads.SPACE_LIMIT - 2 - active, "other-", 11)
+    await sb.settle()
+    for index in range(8):
+        await registered(sb, f"p{index}")
+    preview = await org.slash("admin teams autoform")
+    assert "4 new team(s)" in preview.text
+    sb.settle_after_interaction = False
+    await preview.click("Confirm")
+    for _ in range(200):
+        if "Next try" in preview.message["content"]:
+            break
+        await asyncio.sleep(0.05)
+    assert "The server holds as many active threads as Discord allows" in (
+        preview.message["content"]
+    )
+    await sb.advance(seconds=headroom.NEW_SPACE_PROTECT_S + 30)
+    for _ in range(400):
+        if preview.message["content"].startswith("Done"):
+            break
+        await asyncio.sleep(0.05)
+    sb.settle_after_interaction = True
+    await sb.settle()
+    assert preview.message["content"].startswith("Done"), preview.message["content"]
+    spaces = await spaces_of(sb)
+    assert all(spaces[name] is not None for name in spaces), spaces
+    assert len(sb.guild.active_threads()) <= threads.SPACE_LIMIT
+
+
 async def test_discord_refuses_to_bring_a_thread_back_at_the_limit(start_sandbox):
     sb = await start_sandbox()
     ana = await sb.add_member("ana")
