@@ -147,8 +147,8 @@ async def test_autoform_waits_for_room_and_gives_every_team_its_space_in_order(
         if "Next try" in preview.message["content"]:
             break
         await asyncio.sleep(0.05)
-    assert "The server holds as many active threads as Discord allows" in (
-        preview.message["content"]
+    assert (
+        "The server holds as many active threads as Discord allows" in (preview.message["content"])
     )
     await sb.advance(seconds=headroom.NEW_SPACE_PROTECT_S + 30)
     for _ in range(400):
