@@ -285,9 +285,17 @@ async def main(settings: Settings, token: str) -> None:
     bot = await create_bot(settings, clock=clock)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
+
+    def stop() -> None:
+        from bot.cli import STOP_GRACE_S, _exit_guard
+
+        if not closing:  # a stop that hangs (a task that never ends) cannot hold the process
+            _exit_guard(1, STOP_GRACE_S, "the stop was asked")
+        closing.append(asyncio.create_task(bot.close()))
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(sig, lambda: closing.append(asyncio.create_task(bot.close())))
+            loop.add_signal_handler(sig, stop)
 
     async def settle_when_ready() -> None:
         await bot.hackbot_ready.wait()

@@ -90,16 +90,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 #: Seconds the process may take to end after the bot stopped (threads finishing).
 EXIT_GRACE_S = 20.0
+#: Seconds a stop asked by SIGTERM or Ctrl-C may take in all before the process ends anyway.
+STOP_GRACE_S = 90.0
 
 
-def _exit_guard(code: int) -> None:
-    """The bot has stopped and everything is stored: if a thread that is not a daemon (a
-    database driver's worker left open) would keep the process alive, end it after
-    EXIT_GRACE_S and say which threads were left, so a service manager never waits on it."""
+def _exit_guard(code: int, within: float | None = None, what: str = "the stop") -> None:
+    """End the process after ``within`` seconds (EXIT_GRACE_S) if it is still alive then,
+    and say what was left (threads that are not daemons; the event loop's tasks when it is
+    the loop that hangs), so a service manager never waits on it. Armed when the bot has
+    stopped and everything is stored, and when a stop is asked."""
     import gc
     import threading
 
     gc.collect()  # connections only garbage held stop their worker threads
+    grace = EXIT_GRACE_S if within is None else within
 
     def force() -> None:
         alive = [
@@ -108,14 +112,15 @@ def _exit_guard(code: int) -> None:
             if thread is not threading.current_thread() and not thread.daemon
         ]
         logging.getLogger("hackbot").error(
-            "threads still running %.0f s after the stop, ending anyway: %s",
-            EXIT_GRACE_S,
+            "still running %.0f s after %s, ending anyway; threads left: %s",
+            grace,
+            what,
             ", ".join(alive) or "none",
         )
         logging.shutdown()
         os._exit(code)
 
-    timer = threading.Timer(EXIT_GRACE_S, force)
+    timer = threading.Timer(grace, force)
     timer.daemon = True
     timer.start()
 
