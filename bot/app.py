@@ -233,34 +233,38 @@ class HackBot(commands.Bot):
         await self.db.dispose()
 
 
-#: Names of the tasks discord.py starts to run the bot's handlers (events, commands,
-#: components): short, given a moment to finish at a stop.
-HANDLER_TASK_PREFIXES = ("discord.py: ", "CommandTree-invoker", "discord-ui-")
-#: The bot's background work (jobs, workers, delayed refreshes): cancelled at a stop, taken
-#: up again at the next start from what the database holds.
-JOB_TASK_PREFIXES = (JOB_TASK_PREFIX, "hackbot-later:")
-#: How long handlers in flight may take to finish at a stop before they are cancelled.
+#: Names of the tasks that run the bot's code: the ones discord.py starts for handlers
+#: (events, commands, components) and the bot's background jobs (they end when idle).
+OWN_TASK_PREFIXES = ("discord.py: ", "CommandTree-invoker", "discord-ui-", JOB_TASK_PREFIX)
+#: The bot's delayed refreshes: asleep until then, taken up again at the next start.
+SLEEPER_PREFIX = "hackbot-later:"
+#: How long handlers and jobs in flight may take to finish at a stop before they are cancelled.
 SETTLE_S = 5.0
 
 
 async def _settle_own_tasks() -> None:
+    """Let what runs the bot's code finish while the database is still there (a task
+    cancelled in a transaction would leave it to be rolled back on a connection being shut
+    down); only what is still running after SETTLE_S is cancelled."""
     current = asyncio.current_task()
-    own = [
-        task
-        for task in asyncio.all_tasks()
-        if task is not current
-        and not task.done()
-        and task.get_name().startswith(HANDLER_TASK_PREFIXES + JOB_TASK_PREFIXES)
-    ]
-    handlers = [task for task in own if task.get_name().startswith(HANDLER_TASK_PREFIXES)]
-    if handlers:
-        await asyncio.wait(handlers, timeout=SETTLE_S)
-    pending = [task for task in own if not task.done()]
+    running = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in running:
+        if task.get_name().startswith(SLEEPER_PREFIX):
+            task.cancel()
+    own = [task for task in running if task.get_name().startswith(OWN_TASK_PREFIXES)]
+    if not own:
+        return
+    _done, pending = await asyncio.wait(own, timeout=SETTLE_S)
     for task in pending:
         task.cancel()
     if pending:
         await asyncio.wait(pending, timeout=SETTLE_S)
-        log.debug("stop: %d background task(s) cancelled", len(pending))
+        log.warning(
+            "stop: %d task(s) still running after %.0f s were cancelled: %s",
+            len(pending),
+            SETTLE_S,
+            ", ".join(sorted(task.get_name() for task in pending)),
+        )
 
 
 async def create_bot(
