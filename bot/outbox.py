@@ -615,6 +615,7 @@ class Outbox:
         self._waiters: dict[int, list[asyncio.Future[bool]]] = {}
         self._answered: dict[int, list[bool]] = {}  # write id in flight -> Discord answered
         self._claiming = False
+        self._recording = 0  # writes whose outcome is being stored (and their handlers run)
         #: Called when Discord refuses a write because the server holds its limit of active
         #: threads (team spaces set it: they archive the idlest spaces); the write then
         #: goes again after a short pause.
@@ -718,7 +719,7 @@ class Outbox:
     def busy(self) -> bool:
         """Something is being sent (and Discord has not answered yet), or could be sent
         within a few seconds."""
-        if self._claiming or self._done:
+        if self._claiming or self._done or self._recording:
             return True
         if any(not answered[0] for answered in self._answered.values()):
             return True
@@ -999,6 +1000,15 @@ class Outbox:
         batch, self._done = self._done[:FLUSH_MAX], self._done[FLUSH_MAX:]
         if not batch:
             return
+        self._recording += len(batch)
+        try:
+            await self._record(batch)
+        finally:
+            self._recording -= len(batch)
+
+    async def _record(
+        self, batch: list[tuple[service.Claimed, dict[str, Any] | None, BaseException | None]]
+    ) -> None:
         now = self.clock.now()
         plain: list[int] = []
         results: list[tuple[int, dict[str, Any] | None]] = []

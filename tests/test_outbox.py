@@ -381,6 +381,27 @@ async def test_kill_9_in_the_middle_of_a_backlog_loses_nothing_and_posts_nothing
 
 
 @pytest.mark.slow
+async def crash_then_finish(sb, db, posted: list[str]) -> list[OutboxWrite]:
+    """Start the bot on the stored writes, kill it once Discord carried out two of its
+    posts, keep it down past the nonce's window (ten minutes), start it again, and wait
+    until every write is done; the writes, as stored."""
+    crash = sb.crash_after(MESSAGES, match=lambda _call, _result: len(posted) >= 2)
+    with contextlib.suppress(BotExited):
+        await sb.start_bot()
+    await crash.wait(60)
+    await sb.kill_bot()
+    await sb.advance(minutes=10)  # past the nonce's window
+    await sb.start_bot()
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        async with db.read() as session:
+            rows = (await session.scalars(select(OutboxWrite))).all()
+        if rows and all(r.status == WriteStatus.DONE.value for r in rows):
+            return list(rows)
+        assert asyncio.get_running_loop().time() < deadline, [r.status for r in rows]
+        await asyncio.sleep(0.2)
+
+
 async def test_a_send_cut_by_a_crash_is_not_repeated_after_the_nonce_is_forgotten(
     start_sandbox,
 ):
@@ -419,21 +440,7 @@ async def test_a_send_cut_by_a_crash_is_not_repeated_after_the_nonce_is_forgotte
                     for i in range(3)
                 ],
             )
-        crash = sb.crash_after(MESSAGES, match=lambda _call, _result: len(posted) >= 2)
-        with contextlib.suppress(BotExited):
-            await sb.start_bot()
-        await crash.wait(60)
-        await sb.kill_bot()
-        await sb.advance(minutes=10)  # past the nonce's window
-        await sb.start_bot()
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            async with db.read() as session:
-                rows = (await session.scalars(select(OutboxWrite))).all()
-            if all(r.status == WriteStatus.DONE.value for r in rows):
-                break
-            assert asyncio.get_running_loop().time() < deadline, [r.status for r in rows]
-            await asyncio.sleep(0.2)
+        rows = await crash_then_finish(sb, db, posted)
     texts = [m["content"] for m in sb.channel(channel).messages]
     assert sorted(texts) == ["Card 0", "Card 1", "Card 2"], texts
     assert sb.server.stats["nonce_repeats"] == 0  # not Discord's memory: the bot's search
@@ -456,23 +463,7 @@ async def test_a_direct_message_cut_by_a_crash_is_not_sent_twice(start_sandbox):
                 utcnow(),
                 [service.dm_send(p.id, content=f"Hello {i}") for i, p in enumerate(people)],
             )
-        crash = sb.crash_after(MESSAGES, match=lambda _call, _result: len(posted) >= 2)
-        with contextlib.suppress(BotExited):
-            await sb.start_bot()
-        await crash.wait(60)
-        await sb.kill_bot()
-        await sb.advance(minutes=10)  # past the nonce's window
-        await sb.start_bot()
-        deadline = asyncio.get_running_loop().time() + 30
-        while True:
-            async with db.read() as session:
-                rows = (
-                    await session.scalars(select(OutboxWrite).where(OutboxWrite.kind == "dm.send"))
-                ).all()
-            if rows and all(r.status == WriteStatus.DONE.value for r in rows):
-                break
-            assert asyncio.get_running_loop().time() < deadline, [r.status for r in rows]
-            await asyncio.sleep(0.2)
+        await crash_then_finish(sb, db, posted)
     for i, person in enumerate(people):
         assert [m["content"] for m in person.dms] == [f"Hello {i}"]
     assert sb.server.stats["nonce_repeats"] == 0

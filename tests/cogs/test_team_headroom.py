@@ -34,12 +34,10 @@ async def spaces_of(sb) -> dict[str, int | None]:
     return dict(rows)
 
 
-@pytest.mark.slow
-async def test_every_team_gets_a_space_past_the_active_thread_limit(start_sandbox):
-    sb = await start_sandbox(CONFIG, rate_limits=FAST_CHANNELS)
-    await fill_channels(sb)
-    mia = await sb.add_member("mia", roles=["Mentor"])
-    people = [await registered(sb, f"p{i}") for i in range(10)]
+async def spaces_up_to_the_limit(sb, count: int) -> list:
+    """``count`` registered people; "Team 0" to "Team ROOM" made by the first ones, the
+    server then at the limit of active threads team spaces may use."""
+    people = [await registered(sb, f"p{i}") for i in range(count)]
     await people[0].slash("team create", name="Team 0")  # the first space opens the hub
     hub = sb.channel("team-hub")
     # Other threads (what posts and other features hold) fill the server up to ROOM short of
@@ -50,6 +48,15 @@ async def test_every_team_gets_a_space_past_the_active_thread_limit(start_sandbo
     for i in range(1, ROOM + 1):
         await people[i].slash("team create", name=f"Team {i}")
     assert len(sb.guild.active_threads()) == threads.SPACE_LIMIT
+    return people
+
+
+@pytest.mark.slow
+async def test_every_team_gets_a_space_past_the_active_thread_limit(start_sandbox):
+    sb = await start_sandbox(CONFIG, rate_limits=FAST_CHANNELS)
+    await fill_channels(sb)
+    mia = await sb.add_member("mia", roles=["Mentor"])
+    people = await spaces_up_to_the_limit(sb, 10)
     # An hour passes: the first spaces are idle now. More teams still get their spaces.
     await sb.advance(minutes=60)
     for i in range(ROOM + 1, 10):
@@ -91,15 +98,7 @@ async def test_a_rush_of_new_teams_past_the_limit_gets_spaces_within_minutes(sta
 
     sb = await start_sandbox(CONFIG, rate_limits=FAST_CHANNELS)
     await fill_channels(sb)
-    people = [await registered(sb, f"p{i}") for i in range(8)]
-    await people[0].slash("team create", name="Team 0")
-    hub = sb.channel("team-hub")
-    active = len(sb.guild.active_threads())
-    open_threads(sb, hub.data, threads.SPACE_LIMIT - ROOM - active, "other-", 11)
-    await sb.settle()
-    for i in range(1, ROOM + 1):
-        await people[i].slash("team create", name=f"Team {i}")
-    assert len(sb.guild.active_threads()) == threads.SPACE_LIMIT
+    people = await spaces_up_to_the_limit(sb, 8)
     spaces = await spaces_of(sb)
     talking = sb.channel(spaces["Team 1"])
     await sb.advance(seconds=headroom.NEW_SPACE_PROTECT_S + 30)  # minutes, not an hour
