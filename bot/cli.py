@@ -96,9 +96,8 @@ STOP_GRACE_S = 90.0
 
 def _exit_guard(code: int, within: float | None = None, what: str = "the stop") -> None:
     """End the process after ``within`` seconds (EXIT_GRACE_S) if it is still alive then,
-    and say what was left (threads that are not daemons; the event loop's tasks when it is
-    the loop that hangs), so a service manager never waits on it. Armed when the bot has
-    stopped and everything is stored, and when a stop is asked."""
+    and log the threads left that are not daemons, so a service manager never waits on it.
+    Armed when the bot has stopped and everything is stored, and when a stop is asked."""
     import gc
     import threading
 

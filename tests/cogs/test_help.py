@@ -176,7 +176,7 @@ async def test_a_claim_pressed_before_the_cards_id_is_stored_still_shows_on_the_
     @asynccontextmanager
     async def begin_after_the_claim():
         # The transactions that store a posted message's id wait until the claim is done.
-        if sys._getframe(2).f_code.co_name == "_flush":
+        if sys._getframe(2).f_code.co_name == "_record":
             held.append(sys._getframe(2).f_code.co_name)
             await stored.wait()
         async with real_begin() as session:
@@ -188,10 +188,10 @@ async def test_a_claim_pressed_before_the_cards_id_is_stored_still_shows_on_the_
             ana.slash("help ask", topic="python", description="Tests are flaky")
         )
         for _ in range(250):
-            if cards(sb) and "_flush" in held:
+            if cards(sb) and "_record" in held:
                 break
             await asyncio.sleep(0.02)
-        assert "_flush" in held  # the card is out, its id not stored yet
+        assert "_record" in held  # the card is out, its id not stored yet
         # Mia presses Claim now; the card's id is stored a second later.
         asyncio.get_running_loop().call_later(1.0, stored.set)
         claimed = await mia.click(card_of(sb, 1), "Claim")
@@ -200,7 +200,7 @@ async def test_a_claim_pressed_before_the_cards_id_is_stored_still_shows_on_the_
         await sb.settle()
     finally:
         db.begin = real_begin
-    assert held[0] == "_flush"
+    assert held[0] == "_record"
     buttons = str(card_of(sb, 1)["components"])
     assert "Resolve" in buttons and "'Claim'" not in buttons, buttons
     assert f"<@{mia.id}>" in card_of(sb, 1)["embeds"][0]["fields"][2]["value"]
