@@ -495,21 +495,6 @@ class ChallengesCog(commands.Cog):
             ),
         }
 
-    async def _home_channel(self, challenge: Challenge) -> discord.abc.Messageable | None:
-        guild = self.bot.event_guild
-        target = challenge.channel_id or challenge.thread_id
-        if guild is None or not target:
-            return None
-        channel = guild.get_channel_or_thread(target)
-        if channel is None:
-            try:
-                channel = await guild.fetch_channel(target)
-            except (discord.NotFound, discord.Forbidden):
-                return None
-        if isinstance(channel, discord.Thread) and channel.archived:
-            await channel.edit(archived=False)
-        return channel  # type: ignore[return-value]
-
     async def refresh_description(self, challenge_id: int) -> None:
         """Show the challenge as it is now in its pinned description (through the outbox: a
         newer edit, while this one waits, takes its place). A forum post follows a new name
@@ -529,12 +514,16 @@ class ChallengesCog(commands.Cog):
             await outbox.enqueue(session, self.bot.clock.now(), write)
         if challenge.thread_id is None:
             return
-        channel = await self._home_channel(challenge)
-        if isinstance(channel, discord.Thread) and channel.name != challenge.name[:100]:
-            try:
-                await channel.edit(name=challenge.name[:100])
-            except discord.HTTPException:
-                log.warning("could not rename the post of challenge %s", challenge.slug)
+        guild = self.bot.event_guild
+        post = guild.get_thread(challenge.thread_id) if guild is not None else None
+        if post is None or post.name != challenge.name[:100]:
+            rename = outbox.channel_edit(
+                challenge.thread_id,
+                name=challenge.name,
+                reason=t("challenges.audit_reason", self.lang),
+            )
+            async with self.bot.db.begin() as session:
+                await outbox.enqueue(session, self.bot.clock.now(), rename)
 
     async def refresh_listing(self, challenge_id: int) -> bool:
         """Show the challenge's teams in its teams message if what it shows changed (through

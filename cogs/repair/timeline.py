@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPLETED, CANCELED = 3, 4
+#: How long the repair waits for the scheduled events it has the outbox make again, to
+#: report them made (seconds).
+EVENT_WAIT_S = 30.0
 
 
 def _timeline(bot: HackBot) -> Timeline | None:
@@ -109,6 +112,14 @@ async def check_events(bot: HackBot, guild: discord.Guild) -> list[Fix]:
         for mirror, _ in edited:
             await service.mark_mirror_stale(session, mirror.phase_id)
     await cog.refresh()  # creates or edits them (under the timeline's own lock)
+    # The outbox makes them: the report says what Discord shows (a few seconds' wait).
+    async with bot.db.read() as session:
+        making = [
+            write_id
+            for mirror, _ in gone
+            for write_id in await outbox.unfinished(session, sync.event_key(mirror.phase_id))
+        ]
+    await bot.outbox.wait(making, within=EVENT_WAIT_S)
     async with bot.db.read() as session:
         after = await service.mirror_ids(session)
     fixes = []

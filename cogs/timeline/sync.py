@@ -21,7 +21,7 @@ import discord
 from sqlalchemy import select
 
 from bot.i18n import t
-from bot.models import PhaseMirror
+from bot.models import Phase, PhaseMirror
 from bot.services import event as event_service
 from bot.services import outbox, timeline
 from cogs.timeline import render
@@ -145,45 +145,54 @@ def _iso(moment: datetime) -> str:
 
 
 async def sync_events(bot: HackBot) -> dict[str, int]:
-    """Mirror the phases as scheduled events. Returns counts of what it did."""
+    """Mirror the phases as scheduled events: the writes are stored (the outbox sends them)
+    with what the mirrors will show. Returns counts of what it asked for."""
     done = {"created": 0, "edited": 0, "started": 0, "ended": 0, "deleted": 0}
     if not bot.settings.timeline.scheduled_events or bot.event_guild is None:
         return done
     guild_id = bot.guild_id
     lang = bot.settings.event.language
     now = bot.clock.now()
-    async with bot.db.read() as session:
+    location = t("timeline.event.location", lang, channel="#" + bot.settings.channels.announcements)
+    async with bot.db.begin() as session:
         phases = await event_service.timeline(session)
         ids = {row.key: row.id for row in await timeline.phase_rows(session)}
         mirrors = {m.phase_id: m for m in (await session.scalars(select(PhaseMirror))).all()}
-    location = t("timeline.event.location", lang, channel="#" + bot.settings.channels.announcements)
-    live = []
-    for index, phase in enumerate(phases):
-        end = timeline.effective_end(phases, index) or phase.starts_at + OPEN_END
-        live.append((phase, end))
-    not_ended = [(p, e) for p, e in live if e > now]
-    mirrored = {p.key for p, _ in not_ended[: bot.settings.timeline.scheduled_events_max]}
-    http = bot.http
-    full = False
-    for phase, end in live:
-        phase_id = ids[phase.key]
-        mirror = mirrors.get(phase_id)
-        status = "ended" if end <= now else ("active" if phase.starts_at <= now else "scheduled")
-        try:
+        live = []
+        for index, phase in enumerate(phases):
+            end = timeline.effective_end(phases, index) or phase.starts_at + OPEN_END
+            live.append((phase, end))
+        not_ended = [(p, e) for p, e in live if e > now]
+        mirrored = {p.key for p, _ in not_ended[: bot.settings.timeline.scheduled_events_max]}
+        writes: list[outbox.Write] = []
+        for phase, end in live:
+            phase_id = ids[phase.key]
+            mirror = mirrors.get(phase_id)
+            status = (
+                "ended" if end <= now else ("active" if phase.starts_at <= now else "scheduled")
+            )
             if mirror is not None and (status == "ended" or phase.key not in mirrored):
                 if mirror.status == "ended":
                     continue
                 if mirror.status == "active":
-                    await http.edit_scheduled_event(guild_id, mirror.event_id, status=COMPLETED)
+                    writes.append(
+                        outbox.event_edit(
+                            guild_id,
+                            mirror.event_id,
+                            fields={"status": COMPLETED},
+                            on_done=EVENT_EDITED,
+                            ref={"phase_id": phase_id},
+                        )
+                    )
                     done["ended"] += 1
                 else:
-                    await http.delete_scheduled_event(guild_id, mirror.event_id)
+                    writes.append(outbox.event_delete(guild_id, mirror.event_id))
                     done["deleted"] += 1
-                await _save_mirror(bot, phase_id, mirror.event_id, mirror.state, "ended")
+                mirror.status = "ended"
                 continue
             if phase.key not in mirrored or status == "ended":
                 continue
-            fields = {
+            fields: dict[str, Any] = {
                 "name": phase.name[:100],
                 "description": render.event_description(phase, lang),
                 "scheduled_end_time": _iso(end),
@@ -193,27 +202,29 @@ async def sync_events(bot: HackBot) -> dict[str, int]:
                 fields["scheduled_start_time"] = _iso(phase.starts_at)
             state = digest([fields, status])
             if mirror is None or mirror.status == "ended":
+                key = event_key(phase_id)
+                if await outbox.unfinished(session, key):
+                    continue  # asked for already; its handler records it
                 start = phase.starts_at if status == "scheduled" else now + START_MARGIN
-                if full:
-                    continue
-                data = await http.create_guild_scheduled_event(
-                    guild_id,
-                    name=fields["name"],
-                    description=fields["description"],
-                    scheduled_start_time=_iso(start),
-                    scheduled_end_time=_iso(max(end, start + START_MARGIN)),
-                    entity_type=3,
-                    entity_metadata=fields["entity_metadata"],
-                    privacy_level=2,
+                create = {
+                    **fields,
+                    "scheduled_start_time": _iso(start),
+                    "scheduled_end_time": _iso(max(end, start + START_MARGIN)),
+                    "entity_type": 3,
+                    "privacy_level": 2,
+                }
+                writes.append(
+                    outbox.event_create(
+                        guild_id,
+                        fields=create,
+                        start=status == "active",
+                        on_done=EVENT_CREATED,
+                        ref={"phase_id": phase_id, "state": state},
+                        key=key,
+                    )
                 )
-                event_id = int(data["id"])
                 done["created"] += 1
-                current = "scheduled"
-                if status == "active":
-                    await http.edit_scheduled_event(guild_id, event_id, status=ACTIVE)
-                    done["started"] += 1
-                    current = "active"
-                await _save_mirror(bot, phase_id, event_id, state, current)
+                done["started"] += status == "active"
                 continue
             if mirror.state == state and mirror.status == status:
                 continue
@@ -221,41 +232,92 @@ async def sync_events(bot: HackBot) -> dict[str, int]:
             if status == "active" and mirror.status == "scheduled":
                 payload["status"] = ACTIVE
                 done["started"] += 1
-            await http.edit_scheduled_event(guild_id, mirror.event_id, **payload)
+            writes.append(
+                outbox.event_edit(
+                    guild_id,
+                    mirror.event_id,
+                    fields=payload,
+                    on_done=EVENT_EDITED,
+                    ref={"phase_id": phase_id},
+                )
+            )
             done["edited"] += 1
-            await _save_mirror(bot, phase_id, mirror.event_id, state, status)
-        except discord.NotFound:
-            # Someone deleted it by hand: forget it, the next sync creates it again.
-            await _forget_mirror(bot, phase_id)
-        except discord.HTTPException as exc:
-            if exc.code == MAX_SCHEDULED_EVENTS:
-                full = True
-                log.warning("the server has 100 scheduled events: not mirroring %s", phase.key)
-            else:
-                log.warning("could not mirror phase %s: %s", phase.key, exc)
+            mirror.state, mirror.status = state, status
+        await outbox.enqueue_many(session, now, writes)
     return done
 
 
-async def delete_event(bot: HackBot, event_id: int) -> None:
-    try:
-        await bot.http.delete_scheduled_event(bot.guild_id, event_id)
-    except discord.HTTPException as exc:
-        log.info("scheduled event %s not deleted: %s", event_id, exc)
+def event_key(phase_id: int) -> str:
+    """Names the creation of a phase's scheduled event in the outbox (never asked twice)."""
+    return f"phase-event:{phase_id}"
 
 
-async def _save_mirror(bot: HackBot, phase_id: int, event_id: int, state: str, status: str) -> None:
-    async with bot.db.begin() as session:
-        mirror = await session.scalar(select(PhaseMirror).where(PhaseMirror.phase_id == phase_id))
-        if mirror is None:
-            session.add(
-                PhaseMirror(phase_id=phase_id, event_id=event_id, state=state, status=status)
-            )
+#: The outbox's handlers that record what became of a phase's scheduled event.
+EVENT_CREATED = "timeline.event_created"
+EVENT_EDITED = "timeline.event_edited"
+
+
+@outbox.on_done(EVENT_CREATED)
+async def _event_created(
+    session: AsyncSession,
+    now: datetime,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    ref = write.payload["ref"]
+    if error is not None or result is None:
+        if error is not None and str(MAX_SCHEDULED_EVENTS) in error:
+            log.warning("the server has 100 scheduled events: phase %s not mirrored", ref)
         else:
-            mirror.event_id, mirror.state, mirror.status = event_id, state, status
+            log.warning("could not mirror phase %s: %s", ref, error)
+        return
+    phase_id = int(ref["phase_id"])
+    status = "active" if int(result.get("status") or SCHEDULED) == ACTIVE else "scheduled"
+    mirror = await session.scalar(select(PhaseMirror).where(PhaseMirror.phase_id == phase_id))
+    if mirror is None:
+        # (A phase removed meanwhile takes its mirror with it: nothing to record then.)
+        if await session.get(Phase, phase_id) is None:
+            return
+        session.add(
+            PhaseMirror(
+                phase_id=phase_id,
+                event_id=int(result["event_id"]),
+                state=ref["state"],
+                status=status,
+            )
+        )
+    else:
+        mirror.event_id, mirror.state, mirror.status = (
+            int(result["event_id"]),
+            ref["state"],
+            status,
+        )
 
 
-async def _forget_mirror(bot: HackBot, phase_id: int) -> None:
+@outbox.on_done(EVENT_EDITED)
+async def _event_edited(
+    session: AsyncSession,
+    now: datetime,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    if error is None:
+        return
+    mirror = await session.scalar(
+        select(PhaseMirror).where(PhaseMirror.event_id == int(write.payload["event_id"]))
+    )
+    if mirror is None:
+        return
+    if error.startswith("404"):
+        # Someone deleted it by hand: forget it, the next sync creates it again.
+        await session.delete(mirror)
+    else:
+        log.warning("could not update the event of phase %s: %s", mirror.phase_id, error)
+        mirror.state = ""  # the next sync sends it again
+
+
+async def delete_event(bot: HackBot, event_id: int) -> None:
     async with bot.db.begin() as session:
-        mirror = await session.scalar(select(PhaseMirror).where(PhaseMirror.phase_id == phase_id))
-        if mirror is not None:
-            await session.delete(mirror)
+        await outbox.enqueue(session, bot.clock.now(), outbox.event_delete(bot.guild_id, event_id))
