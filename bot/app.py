@@ -155,6 +155,38 @@ class HackBot(commands.Bot):
             await outbox_service.enqueue_many(session, self.clock.now(), writes)
         return True
 
+    async def make_channel(self, write: outbox_service.Write) -> discord.abc.GuildChannel | None:
+        """Have the outbox make a channel (``write`` from
+        :func:`bot.services.outbox.channel_create`, with a ``key``) that the caller needs
+        now: wait for Discord, however long its pace makes it, and for the gateway to show
+        the channel. A creation already asked for under the same key (before a restart) is
+        waited for, never asked for twice. None if Discord refused it or the bot stopped."""
+        async with self.db.begin() as session:
+            earlier = await outbox_service.unfinished(session, write.coalesce_key or "")
+            stored = (
+                None if earlier else await outbox_service.enqueue(session, self.clock.now(), write)
+            )
+        ids = earlier or ([stored.queued.id] if stored and stored.queued else [])
+        if not ids:
+            return None
+        while any(self.outbox.pending(i) for i in ids) and not self.is_closed():
+            await self.outbox.wait(ids, within=30.0)
+        async with self.db.read() as session:
+            done, result = await outbox_service.outcome_of(session, ids[0])
+        if not done or not result:
+            return None
+        channel_id = int(result["channel_id"])
+        for _ in range(50):
+            channel = self.get_channel(channel_id)
+            if isinstance(channel, discord.abc.GuildChannel):
+                return channel
+            await asyncio.sleep(0.1)
+        try:
+            fetched = await self.fetch_channel(channel_id)
+        except discord.HTTPException:
+            return None
+        return fetched if isinstance(fetched, discord.abc.GuildChannel) else None
+
     async def load_cogs(self) -> None:
         for module in cog_modules():
             await self.load_extension(module)

@@ -503,6 +503,148 @@ async def _thread_archive(http: HTTPClient, p: dict[str, Any]) -> None:
     await http.edit_channel(p["thread_id"], archived=True, reason=p.get("reason"))
 
 
+def overwrites_body(
+    overwrites: dict[Any, discord.PermissionOverwrite],
+) -> list[dict[str, Any]]:
+    """Permission overwrites keyed by role or member (anything with an ``id``; roles as
+    :class:`discord.Role`) in Discord's form, for a creation stored in the outbox."""
+    body: list[dict[str, Any]] = []
+    for target, overwrite in overwrites.items():
+        allow, deny = overwrite.pair()
+        body.append(
+            {
+                "id": str(target.id),
+                "type": 0 if isinstance(target, discord.Role) else 1,
+                "allow": str(allow.value),
+                "deny": str(deny.value),
+            }
+        )
+    return body
+
+
+@executor("channel.create")
+async def _channel_create(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
+    data = await http.create_channel(
+        p["guild_id"],
+        p["type"],
+        reason=p.get("reason"),
+        name=p["name"],
+        parent_id=p.get("parent_id"),
+        topic=p.get("topic"),
+        permission_overwrites=p.get("permission_overwrites") or None,
+    )
+    return {"channel_id": int(data["id"])}
+
+
+async def _channel_there(http: HTTPClient, p: dict[str, Any]) -> bool | dict[str, Any]:
+    """A channel creation a crash cut: one of the same name, type and category is it."""
+    try:
+        channels = await http.get_all_guild_channels(p["guild_id"])
+    except discord.HTTPException:
+        return False
+    parent = str(p["parent_id"]) if p.get("parent_id") else None
+    for channel in channels:
+        if (
+            channel.get("name") == p["name"]
+            and channel.get("type") == p["type"]
+            and (str(channel["parent_id"]) if channel.get("parent_id") else None) == parent
+        ):
+            return {"channel_id": int(channel["id"])}
+    return False
+
+
+ALREADY_DONE["channel.create"] = _channel_there
+
+PRIVATE_THREAD, PUBLIC_THREAD = 12, 11
+
+
+@executor("thread.create")
+async def _thread_create(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
+    data = await http.start_thread_without_message(
+        p["parent_id"],
+        name=p["name"],
+        auto_archive_duration=p["auto_archive"],
+        type=PRIVATE_THREAD if p["private"] else PUBLIC_THREAD,  # type: ignore[arg-type]
+        invitable=False,
+        reason=p.get("reason"),
+    )
+    return {"channel_id": int(data["id"])}
+
+
+async def _thread_there(http: HTTPClient, p: dict[str, Any]) -> bool | dict[str, Any]:
+    """A thread creation a crash cut: an active thread of the same name in the same channel
+    is it (a thread the bot just made is active)."""
+    try:
+        active = await http.get_active_threads(p["guild_id"])
+    except discord.HTTPException:
+        return False
+    for thread in active.get("threads") or []:
+        if str(thread.get("parent_id")) == str(p["parent_id"]) and thread.get("name") == p["name"]:
+            return {"channel_id": int(thread["id"])}
+    return False
+
+
+ALREADY_DONE["thread.create"] = _thread_there
+
+
+@executor("channel.edit")
+async def _channel_edit(http: HTTPClient, p: dict[str, Any]) -> None:
+    fields = {k: p[k] for k in ("name", "topic") if k in p}
+    try:
+        await http.edit_channel(p["channel_id"], reason=p.get("reason"), **fields)
+    except discord.HTTPException as error:
+        if error.code != THREAD_ARCHIVED:
+            raise
+        # An archived thread takes a new name only while it is brought back.
+        await http.edit_channel(p["channel_id"], reason=p.get("reason"), archived=False, **fields)
+
+
+#: A scheduled event's status: started.
+EVENT_ACTIVE = 2
+
+
+@executor("event.create")
+async def _event_create(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
+    data = await http.create_guild_scheduled_event(p["guild_id"], **p["fields"])
+    event_id, status = int(data["id"]), int(data.get("status") or 1)
+    if p.get("start"):
+        await http.edit_scheduled_event(p["guild_id"], event_id, status=EVENT_ACTIVE)
+        status = EVENT_ACTIVE
+    return {"event_id": event_id, "status": status}
+
+
+async def _event_there(http: HTTPClient, p: dict[str, Any]) -> bool | dict[str, Any]:
+    """An event creation a crash cut: the server's event of the same name and description
+    is it (as it stands: one not started yet is started by the next sync)."""
+    try:
+        events = await http.get_scheduled_events(p["guild_id"], False)
+    except discord.HTTPException:
+        return False
+    wanted = p["fields"]
+    for event in events:
+        if event.get("name") == wanted.get("name") and (event.get("description") or "") == (
+            wanted.get("description") or ""
+        ):
+            return {"event_id": int(event["id"]), "status": int(event.get("status") or 1)}
+    return False
+
+
+ALREADY_DONE["event.create"] = _event_there
+
+
+@executor("event.edit")
+async def _event_edit(http: HTTPClient, p: dict[str, Any]) -> None:
+    await http.edit_scheduled_event(p["guild_id"], p["event_id"], **p["fields"])
+
+
+@executor("event.delete")
+async def _event_delete(http: HTTPClient, p: dict[str, Any]) -> None:
+    try:
+        await http.delete_scheduled_event(p["guild_id"], p["event_id"])
+    except discord.NotFound:
+        pass  # deleted already (by hand, or before a crash)
+
+
 #: Discord's answer when a thread would become active past the server's limit (a new
 #: thread, or an archived one brought back by a message or a member added).
 MAX_ACTIVE_THREADS = 160006
@@ -1019,9 +1161,11 @@ class Outbox:
                 for write, result, error in batch:
                     if error is None:
                         # The result (a message's id) is kept on the write only when no
-                        # handler records it where the feature reads it: one statement
-                        # for the rest.
-                        if result is None or write.on_done is not None:
+                        # handler records it where the feature reads it, or someone waits
+                        # for it (Outbox.deliver): one statement for the rest.
+                        if result is None or (
+                            write.on_done is not None and write.id not in self._waiters
+                        ):
                             plain.append(write.id)
                         else:
                             results.append((write.id, result))

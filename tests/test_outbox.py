@@ -381,11 +381,11 @@ async def test_kill_9_in_the_middle_of_a_backlog_loses_nothing_and_posts_nothing
 
 
 @pytest.mark.slow
-async def crash_then_finish(sb, db, posted: list[str]) -> list[OutboxWrite]:
+async def crash_then_finish(sb, db, posted: list[str], route: str = MESSAGES) -> list[OutboxWrite]:
     """Start the bot on the stored writes, kill it once Discord carried out two of its
-    posts, keep it down past the nonce's window (ten minutes), start it again, and wait
-    until every write is done; the writes, as stored."""
-    crash = sb.crash_after(MESSAGES, match=lambda _call, _result: len(posted) >= 2)
+    ``route`` requests (posts), keep it down past the nonce's window (ten minutes), start it
+    again, and wait until every write is done; the writes, as stored."""
+    crash = sb.crash_after(route, match=lambda _call, _result: len(posted) >= 2)
     with contextlib.suppress(BotExited):
         await sb.start_bot()
     await crash.wait(60)
@@ -467,6 +467,48 @@ async def test_a_direct_message_cut_by_a_crash_is_not_sent_twice(start_sandbox):
     for i, person in enumerate(people):
         assert [m["content"] for m in person.dms] == [f"Hello {i}"]
     assert sb.server.stats["nonce_repeats"] == 0
+
+
+async def test_channels_and_threads_cut_by_a_crash_are_not_made_twice(start_sandbox):
+    """The bot dies right after Discord made its second channel (then its second thread):
+    at the restart each creation it had not recorded is found on the server by name,
+    type and parent, and its id handed on, instead of a second channel being made."""
+    sb = await start_sandbox(bot_process=True, validate=False)
+    guild_id = int(sb.guild_id)
+    category = (await sb.create_channel("Teams", type=4)).id
+    hub = (await sb.create_channel("hub")).id
+    await sb.kill_bot()
+    for route, writes in (
+        (
+            "POST /guilds/{guild_id}/channels",
+            [
+                service.channel_create(
+                    guild_id, name=f"team-{i}", type=0, parent_id=int(category), key=f"c{i}"
+                )
+                for i in range(3)
+            ],
+        ),
+        (
+            "POST /channels/{channel_id}/threads",
+            [
+                service.thread_create(int(hub), guild_id=guild_id, name=f"squad-{i}", key=f"t{i}")
+                for i in range(3)
+            ],
+        ),
+    ):
+        made = record(sb, route, "guild_id" if "guilds" in route else "channel_id")
+        async with bot_database(sb) as db:
+            async with db.begin() as session:
+                await service.enqueue_many(session, utcnow(), writes)
+            rows = await crash_then_finish(sb, db, made, route)
+        await sb.kill_bot()
+        assert len(made) == 3, made  # the cut one was not made again
+    names = sorted(c.name for c in sb.channels if c.name.startswith("team-"))
+    assert names == ["team-0", "team-1", "team-2"]
+    squads = {c.name: int(c.id) for c in sb.threads if c.name.startswith("squad-")}
+    assert sorted(squads) == ["squad-0", "squad-1", "squad-2"]
+    done = {r.payload["name"]: r.result["channel_id"] for r in rows if r.kind == "thread.create"}
+    assert done == squads  # every id recorded, the cut one's too
 
 
 async def test_writes_stored_by_a_transaction_apart_reach_the_worker(start_sandbox):

@@ -390,6 +390,184 @@ def dm_send(
     return Write("dm.send", f"dm:{user_id}", payload, priority)
 
 
+def channel_create(
+    guild_id: int,
+    *,
+    name: str,
+    type: int,
+    parent_id: int | None = None,
+    topic: str | None = None,
+    overwrites: Sequence[dict[str, Any]] = (),
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+    on_done: str | None = None,
+    ref: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> Write:
+    """A channel in the server (Discord's ``type``: 0 text, 2 voice, 4 category), with its
+    permission ``overwrites`` (Discord's form: ``id``, ``type``, ``allow``, ``deny``). A
+    creation a crash cut is looked for (same name, type and category) before another is
+    made. The result is ``{"channel_id": ...}``; ``ref`` is kept for the ``on_done``
+    handler; ``key`` names the creation, so that it is never asked for twice."""
+    payload: dict[str, Any] = {
+        "guild_id": guild_id,
+        "name": name[:100],
+        "type": type,
+        "parent_id": parent_id,
+        "permission_overwrites": list(overwrites),
+        "reason": reason,
+    }
+    if topic:
+        payload["topic"] = topic
+    if ref:
+        payload["ref"] = ref
+    return Write(
+        "channel.create",
+        f"channels:{guild_id}",
+        payload,
+        priority,
+        coalesce_key=key,
+        on_done=on_done,
+    )
+
+
+def thread_create(
+    parent_id: int,
+    *,
+    guild_id: int,
+    name: str,
+    private: bool = True,
+    auto_archive: int = 10080,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+    on_done: str | None = None,
+    ref: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> Write:
+    """A thread without a starting message in the channel ``parent_id`` (private ones are
+    not invitable: only the bot adds people). At the server's limit of active threads
+    Discord refuses it; room is made and it goes again. A creation a crash cut is looked
+    for among the server's active threads first. The result is ``{"channel_id": ...}``."""
+    payload: dict[str, Any] = {
+        "guild_id": guild_id,
+        "parent_id": parent_id,
+        "name": name[:100],
+        "private": private,
+        "auto_archive": auto_archive,
+        "reason": reason,
+    }
+    if ref:
+        payload["ref"] = ref
+    return Write(
+        "thread.create",
+        f"threads:{parent_id}",
+        payload,
+        priority,
+        coalesce_key=key,
+        on_done=on_done,
+    )
+
+
+def channel_edit(
+    channel_id: int,
+    *,
+    name: str | None = None,
+    topic: str | None = None,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    """Rename a channel or thread (and set a text channel's topic). Discord allows about two
+    renames of a channel per 10 minutes: callers keep to that budget; a newer edit of the
+    same channel, while this one waits, takes its place."""
+    payload: dict[str, Any] = {"channel_id": channel_id, "reason": reason}
+    if name is not None:
+        payload["name"] = name[:100]
+    if topic is not None:
+        payload["topic"] = topic
+    return Write(
+        "channel.edit",
+        f"rename:{channel_id}",
+        payload,
+        priority,
+        coalesce_key=f"channel-edit:{channel_id}",
+    )
+
+
+def event_create(
+    guild_id: int,
+    *,
+    fields: dict[str, Any],
+    start: bool = False,
+    on_done: str | None = None,
+    ref: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> Write:
+    """A scheduled event (Discord's ``fields``: name, description, times, entity), started
+    at once when ``start`` (Discord refuses a start time in the past: a phase already
+    running is created just ahead, then started). One a crash cut is looked for among the
+    server's events (same name and description) first. The result is
+    ``{"event_id": ..., "status": ...}``."""
+    payload: dict[str, Any] = {"guild_id": guild_id, "fields": fields, "start": start}
+    if ref:
+        payload["ref"] = ref
+    return Write("event.create", f"events:{guild_id}", payload, coalesce_key=key, on_done=on_done)
+
+
+def event_edit(
+    guild_id: int,
+    event_id: int,
+    *,
+    fields: dict[str, Any],
+    on_done: str | None = None,
+    ref: dict[str, Any] | None = None,
+) -> Write:
+    """Change a scheduled event (``fields`` may hold its ``status``: started, completed); a
+    newer edit of the same event, while this one waits, takes its place."""
+    payload: dict[str, Any] = {"guild_id": guild_id, "event_id": event_id, "fields": fields}
+    if ref:
+        payload["ref"] = ref
+    return Write(
+        "event.edit",
+        f"events:{guild_id}",
+        payload,
+        coalesce_key=f"event:{event_id}",
+        on_done=on_done,
+    )
+
+
+def event_delete(guild_id: int, event_id: int) -> Write:
+    """Delete a scheduled event (one already gone counts as deleted)."""
+    return Write(
+        "event.delete",
+        f"events:{guild_id}",
+        {"guild_id": guild_id, "event_id": event_id},
+        coalesce_key=f"event:{event_id}",
+    )
+
+
+async def unfinished(session: AsyncSession, key: str) -> list[int]:
+    """The writes of ``key`` still to be carried out (pending, or cut while being sent)."""
+    return list(
+        (
+            await session.scalars(
+                select(OutboxWrite.id).where(
+                    OutboxWrite.coalesce_key == key,
+                    OutboxWrite.status.in_((WriteStatus.PENDING.value, WriteStatus.SENDING.value)),
+                )
+            )
+        ).all()
+    )
+
+
+async def refusal_of(session: AsyncSession, write_id: int) -> str | None:
+    """Why Discord refused a write for good (None when it did not)."""
+    return await session.scalar(
+        select(OutboxWrite.error).where(
+            OutboxWrite.id == write_id, OutboxWrite.status == WriteStatus.FAILED.value
+        )
+    )
+
+
 async def outcome_of(session: AsyncSession, write_id: int) -> tuple[bool, dict[str, Any] | None]:
     """Whether a write was carried out, and what Discord answered (kept for a write without
     a done handler)."""

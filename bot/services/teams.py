@@ -39,6 +39,7 @@ from bot.config import Settings
 from bot.errors import Conflict, HackbotError, InvalidInput, NotAllowed, NotFound
 from bot.models import AuditEntry, Member
 from bot.models.challenges import Challenge
+from bot.models.outbox import Priority
 from bot.models.teams import Profile, Team, TeamAccess, TeamMember, TeamRequest
 from bot.services import matching, names, outbox, timeline
 
@@ -695,6 +696,98 @@ async def _request_posted(
         int(write.payload["channel_id"]),
         int(result["message_id"]),
     )
+
+
+#: The outbox's done handler that records a team's new space (a channel, its voice channel,
+#: or a private thread) and gives it its welcome and its people.
+SPACE_CREATED = "teams.space_created"
+
+
+@outbox.on_done(SPACE_CREATED)
+async def _space_created(
+    session: AsyncSession,
+    now: datetime,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    """``ref``: ``team_id``; ``kind`` ("channel" or "thread", absent for a voice channel);
+    ``welcome`` (text); for a channel, the ``members`` its overwrites already name and the
+    ``allow``/``deny`` bits a member gets. Whoever joined or left while the space was being
+    made is added or removed here, so the space matches the team once it exists."""
+    ref = write.payload["ref"]
+    if error is not None or result is None:
+        log.warning("team %s: Discord refused its space: %s", ref["team_id"], error)
+        return
+    channel_id = int(result["channel_id"])
+    team = await session.get(Team, int(ref["team_id"]))
+    if team is None:
+        log.warning("a space (%s) was made for a team that is gone", channel_id)
+        return
+    kind = ref.get("kind")
+    if kind is None:  # the voice channel of a team's text channel
+        team.voice_channel_id = channel_id
+    elif team.channel_id not in (None, channel_id):
+        log.warning(
+            "team %s already has the space %s, not %s", team.id, team.channel_id, channel_id
+        )
+        return
+    else:
+        team.space_kind, team.channel_id = kind, channel_id
+    wanted = set(await member_discord_ids(session, team.id))
+    wanted |= set(await access_list(session, team.id))
+    writes: list[outbox.Write] = []
+    if ref.get("welcome"):
+        writes.append(outbox.message_send(channel_id, content=ref["welcome"]))
+    if kind == "thread":
+        writes += [outbox.thread_add(channel_id, user_id) for user_id in sorted(wanted)]
+    else:
+        given = {int(user_id) for user_id in ref.get("members") or []}
+        writes += [
+            outbox.overwrite_set(
+                channel_id,
+                user_id,
+                allow=int(ref["allow"]),
+                deny=int(ref["deny"]),
+                reason=ref.get("reason"),
+            )
+            for user_id in sorted(wanted - given)
+        ]
+        writes += [
+            outbox.overwrite_delete(channel_id, user_id, reason=ref.get("reason"))
+            for user_id in sorted(given - wanted)
+        ]
+    await outbox.enqueue_many(session, now, writes)
+
+
+#: The outbox's done handler of a "Talk" conversation (a private thread on the board): its
+#: people are added and greeted, notified by name only.
+TALK_OPENED = "teams.talk_opened"
+
+
+@outbox.on_done(TALK_OPENED)
+async def _talk_opened(
+    session: AsyncSession,
+    now: datetime,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    if error is not None or result is None:
+        log.warning("a conversation thread could not be opened: %s", error)
+        return
+    thread_id = int(result["channel_id"])
+    people = [int(p) for p in write.payload["ref"]["people"]]
+    writes = [outbox.thread_add(thread_id, person, priority=Priority.URGENT) for person in people]
+    writes.append(
+        outbox.message_send(
+            thread_id,
+            content=write.payload["ref"]["intro"],
+            mentions={"parse": [], "users": [str(p) for p in people]},
+            priority=Priority.URGENT,
+        )
+    )
+    await outbox.enqueue_many(session, now, writes)
 
 
 async def _remove(

@@ -21,6 +21,7 @@ from bot.i18n import t
 from bot.models.help import HelpTicket
 from bot.models.outbox import Priority
 from bot.models.teams import Team
+from bot.outbox import overwrites_body
 from bot.scheduler import JOB_TASK_PREFIX
 from bot.services import help_queue as svc
 from bot.services import outbox
@@ -93,12 +94,19 @@ class HelpDesk:
                     overwrites[role] = discord.PermissionOverwrite(
                         view_channel=True, read_message_history=True, send_messages=can_send
                     )
-            channel = await guild.create_text_channel(
-                name,
-                overwrites=overwrites,
+            write = outbox.channel_create(
+                guild.id,
+                name=name,
+                type=0,
                 topic=t("help.queue_topic", self.lang),
+                overwrites=overwrites_body(overwrites),
                 reason=t("help.audit_reason", self.lang),
+                priority=Priority.URGENT,
+                key=f"help-queue:{guild.id}",
             )
+            channel = await self.bot.make_channel(write)
+            if not isinstance(channel, discord.TextChannel):
+                return None
             log.info("created the help queue channel #%s", channel.name)
             return channel
 

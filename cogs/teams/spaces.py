@@ -30,6 +30,7 @@ from bot import threads
 from bot.i18n import t
 from bot.models.outbox import Priority
 from bot.models.teams import Team
+from bot.outbox import overwrites_body
 from bot.services import outbox, team_spaces
 from bot.services import teams as team_service
 from cogs.teams.headroom import Headroom
@@ -46,6 +47,8 @@ MEMBER_TYPE = 1
 #: follows its team's name within that budget and catches up when the window frees.
 RENAMES_PER_WINDOW = 2
 RENAME_WINDOW_SECONDS = 600.0
+#: How often the space manager looks whether a space it asked the outbox for is made.
+CREATE_CHECK_S = 30.0
 #: How often organisers hear that the server has no room left for team spaces.
 NO_ROOM_REPEAT_SECONDS = 600.0
 
@@ -82,6 +85,7 @@ class SpaceManager:
         self._locks: dict[int, asyncio.Lock] = {}
         self._layout_lock = asyncio.Lock()
         self._renamed_at: dict[int, deque[float]] = {}  # channel id -> monotonic times
+        self._named: dict[int, str] = {}  # channel id -> the last name asked of the outbox
         self._catch_up: dict[int, asyncio.Task[None]] = {}  # team id -> delayed refresh
         self._no_room_said_at = -NO_ROOM_REPEAT_SECONDS
         self._retries: dict[int, asyncio.Task[None]] = {}  # team id -> space tried again
@@ -140,8 +144,9 @@ class SpaceManager:
             )
         return overwrites
 
-    async def hub(self, guild: discord.Guild) -> discord.TextChannel:
-        """The channel holding team threads: participants and mentors see it, only the bot posts."""
+    async def hub(self, guild: discord.Guild) -> discord.TextChannel | None:
+        """The channel holding team threads: participants and mentors see it, only the bot
+        posts (None when Discord refused to make it)."""
         settings = self.bot.settings
         existing = discord.utils.get(guild.text_channels, name=settings.formation.hub_channel)
         if existing is not None:
@@ -161,12 +166,19 @@ class SpaceManager:
                     send_messages_in_threads=True,
                     read_message_history=True,
                 )
-        channel = await guild.create_text_channel(
-            settings.formation.hub_channel,
-            overwrites=overwrites,
+        write = outbox.channel_create(
+            guild.id,
+            name=settings.formation.hub_channel,
+            type=0,
             topic=t("teams.space.hub_topic", settings.event.language),
+            overwrites=overwrites_body(overwrites),
             reason=self.reason,
+            priority=Priority.URGENT,
+            key=f"hub:{guild.id}",
         )
+        channel = await self.bot.make_channel(write)
+        if not isinstance(channel, discord.TextChannel):
+            return None
         log.info("created the team hub #%s for team threads", channel.name)
         return channel
 
@@ -194,107 +206,144 @@ class SpaceManager:
             if team.space_kind is None:
                 if not wanted:
                     return True
-                created = await self._create(guild, team, wanted)
+                created = await self._create(guild, team, wanted, priority)
                 if created is None:
                     return False  # no room on the server: said to organisers; tried again
-                team = created
+                # Made now (the handler gave it its people) or still on its way.
+                return True
             await self._sync(guild, team, wanted, priority)
             return True
 
-    async def _create(self, guild: discord.Guild, team: Team, wanted: set[int]) -> Team | None:
-        """Make the team's space. A channel is made with its members' access in it (no
-        write per member after); a thread's members are added by :meth:`_sync`."""
-        settings = self.bot.settings
+    async def _create(
+        self, guild: discord.Guild, team: Team, wanted: set[int], priority: Priority
+    ) -> Team | None:
+        """Make the team's space through the outbox, and wait for it (creations are made
+        one at a time, so that each is placed knowing the last). A channel is made with its
+        members' access in it; the outbox's handler (:data:`team_service.SPACE_CREATED`)
+        records it, posts the welcome and adds whoever joined meanwhile (a thread's members).
+
+        Returns the team (its space recorded, or still on its way when the wait ended, e.g.
+        at a stop: the outbox finishes it), or None when the server has no room."""
+        key = f"space:{team.id}"
         async with self._layout_lock:  # two teams must not both take the last slot of a category
+            async with self.bot.db.read() as session:
+                earlier = await outbox.unfinished(session, key)
+            if earlier:  # asked for before (a restart, or a change while it was made)
+                await self._until_done(earlier)
+                return await self._reread(team)
+            settings = self.bot.settings
+            lang = settings.event.language
             layout = self.layout(guild)
             placement = team_spaces.place(layout)
-            voice_id = None
+            ref: dict[str, object] = {
+                "team_id": team.id,
+                "kind": placement.kind,
+                "welcome": t("teams.space.welcome", lang, team=team.name),
+            }
+            writes: list[outbox.Write] = []
             if placement.kind == "thread":
                 hub = await self.hub(guild)
+                if hub is None:
+                    await self._no_room(guild, team)
+                    return None
                 # Statement and gallery posts are archived (still readable) to make room; a
                 # team space may use the headroom they leave, not the posts' last reserve.
                 if not await threads.make_room(self.bot, guild, limit=threads.SPACE_LIMIT):
                     await self._no_room(guild, team)
                     return None
-                try:
-                    thread = await hub.create_thread(
-                        name=team.slug[:100],
-                        type=discord.ChannelType.private_thread,
-                        invitable=False,
-                        auto_archive_duration=10080,
+                writes.append(
+                    outbox.thread_create(
+                        hub.id,
+                        guild_id=guild.id,
+                        name=team.slug,
                         reason=self.reason,
+                        priority=priority,
+                        on_done=team_service.SPACE_CREATED,
+                        ref=ref,
+                        key=key,
                     )
-                except discord.HTTPException as error:
-                    if error.code != threads.MAX_ACTIVE_THREADS_CODE:
-                        raise
-                    await self._no_room(guild, team)
-                    return None
-                channel_id = thread.id
-                log.info(
-                    "team %s (%s): private thread in #%s (channels used %d of %d, headroom %d)",
-                    team.id,
-                    team.name,
-                    hub.name,
-                    layout.channels,
-                    layout.limit,
-                    layout.headroom,
                 )
+                where = f"a private thread in #{hub.name}"
             else:
+                category_id = placement.category_id
                 if placement.new_category is not None:
-                    category = await guild.create_category(
-                        placement.new_category.name,
-                        overwrites=self._staff_overwrites(guild),
-                        reason=self.reason,
-                    )
-                else:
-                    category = guild.get_channel(placement.category_id)  # type: ignore[assignment]
-                assert isinstance(category, discord.CategoryChannel)
-                overwrites = self._staff_overwrites(guild)
+                    category_id = await self._new_category(guild, placement.new_category.name)
+                    if category_id is None:
+                        await self._no_room(guild, team)
+                        return None
+                staff = self._staff_overwrites(guild)
                 members = {discord.Object(id=user_id) for user_id in sorted(wanted)}
-                channel = await guild.create_text_channel(
-                    team.slug[:100],
-                    category=category,
-                    overwrites={**overwrites, **dict.fromkeys(members, member_overwrite())},
-                    topic=t("teams.space.topic", settings.event.language, team=team.name),
-                    reason=self.reason,
-                )
-                channel_id = channel.id
-                if settings.teams.voice_channels:
-                    voice = await guild.create_voice_channel(
-                        team.slug[:100],
-                        category=category,
-                        overwrites={**overwrites, **dict.fromkeys(members, voice_overwrite())},
-                        reason=self.reason,
+                for voice, grant in ((False, member_overwrite()), (True, voice_overwrite())):
+                    if voice and not settings.teams.voice_channels:
+                        continue
+                    allow, deny = grant.pair()
+                    writes.append(
+                        outbox.channel_create(
+                            guild.id,
+                            name=team.slug,
+                            type=2 if voice else 0,
+                            parent_id=category_id,
+                            topic=None if voice else t("teams.space.topic", lang, team=team.name),
+                            overwrites=overwrites_body({**staff, **dict.fromkeys(members, grant)}),
+                            reason=self.reason,
+                            priority=priority,
+                            on_done=team_service.SPACE_CREATED,
+                            ref={
+                                **({"team_id": team.id} if voice else ref),
+                                "members": sorted(wanted),
+                                "allow": allow.value,
+                                "deny": deny.value,
+                                "reason": self.reason,
+                            },
+                            key=f"space-voice:{team.id}" if voice else key,
+                        )
                     )
-                    voice_id = voice.id
-                log.info(
-                    "team %s (%s): channel #%s in %s (channels used %d of %d, headroom %d)",
-                    team.id,
-                    team.name,
-                    channel.name,
-                    category.name,
-                    layout.channels,
-                    layout.limit,
-                    layout.headroom,
-                )
-        lang = settings.event.language
-        async with self.bot.db.begin() as session:
-            row = await session.get(Team, team.id)
-            assert row is not None
-            row.space_kind = placement.kind
-            row.channel_id = channel_id
-            row.voice_channel_id = voice_id
-            # The space's welcome, stored with its id (the outbox posts it).
-            welcome = outbox.message_send(
-                channel_id, content=t("teams.space.welcome", lang, team=team.name)
+                where = f"a channel in category {category_id}"
+            async with self.bot.db.begin() as session:
+                stored = await outbox.enqueue_many(session, self.bot.clock.now(), writes)
+            ids = [e.queued.id for e in stored if e.queued is not None]
+            await self._until_done(ids)
+            if ids and not self.bot.outbox.pending(ids[0]):
+                async with self.bot.db.read() as session:
+                    why = await outbox.refusal_of(session, ids[0])
+                if why is not None:
+                    await self._refused(team, why)
+                    return await self._reread(team)
+            log.info(
+                "team %s (%s): %s (channels used %d of %d, headroom %d)",
+                team.id,
+                team.name,
+                where,
+                layout.channels,
+                layout.limit,
+                layout.headroom,
             )
-            await outbox.enqueue(session, self.bot.clock.now(), welcome)
-        team.space_kind, team.channel_id, team.voice_channel_id = (
-            placement.kind,
-            channel_id,
-            voice_id,
+        return await self._reread(team)
+
+    async def _new_category(self, guild: discord.Guild, name: str) -> int | None:
+        """A new team category (None if Discord refused it)."""
+        write = outbox.channel_create(
+            guild.id,
+            name=name,
+            type=4,
+            overwrites=overwrites_body(self._staff_overwrites(guild)),
+            reason=self.reason,
+            priority=Priority.URGENT,
+            key=f"category:{guild.id}:{name}",
         )
-        return team
+        made = await self.bot.make_channel(write)
+        return made.id if made is not None else None
+
+    async def _until_done(self, ids: list[int]) -> None:
+        """Wait for the outbox to carry out ``ids`` (however long Discord's pace makes it),
+        unless the bot stops meanwhile: the outbox then finishes them at the next start."""
+        while any(self.bot.outbox.pending(i) for i in ids) and not self.bot.is_closed():
+            await self.bot.outbox.wait(ids, within=CREATE_CHECK_S)
+
+    async def _reread(self, team: Team) -> Team | None:
+        async with self.bot.db.read() as session:
+            row = await session.get(Team, team.id)
+        return row
 
     async def _no_room(self, guild: discord.Guild, team: Team) -> None:
         """Neither a channel nor an active thread is left: tell the organisers (at most every
@@ -315,6 +364,14 @@ class SpaceManager:
             team=team.name,
             limit=threads.GUILD_ACTIVE_THREADS,
         )
+        await self.bot.tell_organisers(text)
+
+    async def _refused(self, team: Team, why: str) -> None:
+        """Discord refused the space for good (a permission the bot lacks, a server limit):
+        the organisers hear it with Discord's reason; the next change or /admin repair tries
+        again."""
+        log.error("team %s (%s): Discord refused its space: %s", team.id, team.name, why)
+        text = t("teams.space.refused", self.bot.settings.event.language, team=team.name, why=why)
         await self.bot.tell_organisers(text)
 
     async def _space(self, channel_id: int | None) -> discord.abc.Messageable | None:
@@ -419,8 +476,8 @@ class SpaceManager:
     ) -> None:
         """Rename the space after a team rename, within Discord's rename budget."""
         wanted = team.slug[:100]
-        if space.name == wanted:
-            return
+        if space.name == wanted or self._named.get(space.id) == wanted:
+            return  # named so, or the rename is on its way
         wait = self.rename_wait(space.id)
         if wait > 0:
             log.info(
@@ -433,11 +490,13 @@ class SpaceManager:
             self._refresh_later(team.id, wait)
             return
         self._renamed_at.setdefault(space.id, deque()).append(time.monotonic())
+        self._named[space.id] = wanted
+        topic = None
         if isinstance(space, discord.TextChannel):
             topic = t("teams.space.topic", self.bot.settings.event.language, team=team.name)
-            await space.edit(name=wanted, topic=topic, reason=self.reason)
-        else:
-            await space.edit(name=wanted, reason=self.reason)  # type: ignore[call-arg]
+        write = outbox.channel_edit(space.id, name=wanted, topic=topic, reason=self.reason)
+        async with self.bot.db.begin() as session:
+            await outbox.enqueue(session, self.bot.clock.now(), write)
         log.info("team %s: space renamed to #%s", team.id, wanted)
 
     def _refresh_later(self, team_id: int, delay: float) -> None:

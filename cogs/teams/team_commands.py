@@ -17,7 +17,7 @@ from bot.interactions import GuardedView, lang_of, send
 from bot.localization import L
 from bot.models import Member
 from bot.models.outbox import Priority
-from bot.outbox import eta_text
+from bot.outbox import eta_text, overwrites_body
 from bot.services import outbox
 from bot.services import registration as reg_service
 from bot.services import teams as team_service
@@ -49,12 +49,20 @@ async def board_channel(bot: HackBot) -> discord.TextChannel:
         ),
         guild.me: spaces.bot_overwrite(),
     }
-    return await guild.create_text_channel(
-        name,
-        overwrites=overwrites,
+    write = outbox.channel_create(
+        guild.id,
+        name=name,
+        type=0,
         topic=t("lft.board_topic", bot.settings.event.language),
+        overwrites=overwrites_body(overwrites),
         reason=t("teams.space.audit_reason", bot.settings.event.language),
+        priority=Priority.URGENT,
+        key=f"board:{guild.id}",
     )
+    channel = await bot.make_channel(write)
+    if not isinstance(channel, discord.TextChannel):
+        raise discord.DiscordException(f"Discord refused to make #{name}")
+    return channel
 
 
 def card_removals(bot: HackBot, stale: list[team_service.BoardCard]) -> list[outbox.Write]:
@@ -161,6 +169,9 @@ async def challenge_autocomplete(
     return [app_commands.Choice(name=c.name[:100], value=str(c.id)) for c in found]
 
 
+#: How long a new team's answer says its space "is being made" before it says Discord is
+#: slow (the link replaces either once the space exists).
+SPACE_SLOW_S = 10.0
 #: Background work started after an answer (kept referenced until it ends).
 _BACKGROUND: set[asyncio.Task[None]] = set()
 
@@ -194,18 +205,24 @@ async def answer_with_space(
         return
     await send(interaction, text + t("teams.space_coming", lang))
 
-    async def then() -> None:
-        await spaces.team_changed(bot, change.team_id)
-        made = await _space_id(bot, change.team_id)
-        line = (
-            t("teams.space_line", lang, space=f"<#{made}>")
-            if made is not None
-            else t("teams.space_pending", lang)
-        )
+    async def show(line: str) -> None:
         try:
             await interaction.edit_original_response(content=text + line)
         except discord.HTTPException:
             log.info("team %s: the answer could not show the new space", change.team_id)
+
+    async def then() -> None:
+        making = asyncio.ensure_future(spaces.team_changed(bot, change.team_id))
+        done, _ = await asyncio.wait({making}, timeout=SPACE_SLOW_S)
+        said_late = not done
+        if said_late:  # Discord is slow or refusing: say so, and keep waiting
+            await show(t("teams.space_pending", lang))
+        await making
+        made = await _space_id(bot, change.team_id)
+        if made is not None:
+            await show(t("teams.space_line", lang, space=f"<#{made}>"))
+        elif not said_late:
+            await show(t("teams.space_pending", lang))
 
     _spawn(then(), f"hackbot-job:team:{change.team_id}")
 

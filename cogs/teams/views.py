@@ -21,6 +21,9 @@ import discord
 from bot.i18n import t
 from bot.interactions import lang_of, reports_errors, send
 from bot.models import Member
+from bot.models.outbox import Priority
+from bot.outbox import eta_text
+from bot.services import outbox
 from bot.services import teams as team_service
 
 if TYPE_CHECKING:
@@ -158,6 +161,11 @@ async def talk_to_team(interaction: discord.Interaction, team_id: int) -> None:
     await talk(interaction, [captain.discord_id], topic_name=name)
 
 
+#: How long the person who pressed "Talk" waits for the conversation's link (seconds); past
+#: it, the answer says when it will be there.
+TALK_WAIT_S = 4.0
+
+
 async def talk(
     interaction: discord.Interaction, others: list[int], *, topic_name: str | None
 ) -> None:
@@ -191,27 +199,31 @@ async def talk(
             name=interaction.user.display_name,
             team=topic_name,
         )
-    thread = await channel.create_thread(
-        name=title[:100],
-        type=discord.ChannelType.private_thread,
-        invitable=False,
-        auto_archive_duration=1440,
-    )
-    await thread.add_user(interaction.user)
-    for other in others:
-        await thread.add_user(discord.Object(id=other))
     mentions = [interaction.user.id, *others]
-    await thread.send(
-        t(
-            "lft.thread_intro",
-            bot.settings.event.language,
-            people=", ".join(f"<@{m}>" for m in mentions),
-        ),
-        allowed_mentions=discord.AllowedMentions(
-            users=[discord.Object(id=m) for m in mentions], roles=False, everyone=False
-        ),
+    intro = t(
+        "lft.thread_intro",
+        bot.settings.event.language,
+        people=", ".join(f"<@{m}>" for m in mentions),
     )
-    await send(interaction, t("lft.talk_opened", lang, thread=thread.mention))
+    # The thread through the outbox (its people and its first message follow it there);
+    # the presser waits a few seconds for its link, no more.
+    write = outbox.thread_create(
+        channel.id,
+        guild_id=guild.id,
+        name=title,
+        auto_archive=1440,
+        priority=Priority.URGENT,
+        on_done=team_service.TALK_OPENED,
+        ref={"people": mentions, "intro": intro},
+    )
+    delivery = await bot.outbox.deliver(write, within=TALK_WAIT_S)
+    if delivery.status == "pending":
+        text = t("lft.talk_on_its_way", lang, eta=eta_text(delivery.eta_s, lang))
+    elif delivery.status == "refused" or not delivery.result:
+        text = t("lft.talk_refused", lang)
+    else:
+        text = t("lft.talk_opened", lang, thread=f"<#{delivery.result['channel_id']}>")
+    await send(interaction, text)
 
 
 def dynamic_items() -> list[type[Any]]:

@@ -202,6 +202,10 @@ async def test_board_cards_with_buttons_that_survive_a_restart(start_sandbox):
     thread = sb.threads[-1]
     assert f"<#{thread.id}>" in talk.text
     assert sb.can_view(ana, thread) and sb.can_view(bob, thread)
+    await sb.settle()
+    (intro,) = thread.messages
+    assert intro["content"].startswith("A private conversation for")
+    assert sorted(sb.pinged(intro)["users"]) == sorted([str(ana.id), str(bob.id)])  # nobody else
     cid = await registered(sb, "cid")
     assert not sb.can_view(cid, thread)
 
@@ -554,3 +558,36 @@ async def test_a_new_team_is_answered_before_discord_has_made_its_space(start_sa
     space = sb.channel("owls")
     assert f"Your team's private space: <#{space.id}>" in reply.text
     assert sb.can_send(ana, space)
+
+
+async def test_who_joins_while_discord_makes_the_space_is_in_it_once_it_exists(start_sandbox):
+    """Discord takes 3 s to make each channel: bob joins the open team meanwhile. Exactly
+    one channel is made, and once it exists both members can write in it (the creation,
+    stored in the outbox, gives access to whoever joined while it was being made)."""
+    sb = await start_sandbox(SMALL)
+    ana = await registered(sb, "ana")
+    bob = await registered(sb, "bob")
+    made = []
+    sb.server.after_handled.append(
+        lambda route, call, result: (
+            made.append(call.json.get("name"))
+            if route == "POST /guilds/{guild_id}/channels"
+            else None
+        )
+    )
+    sb.faults.routes = frozenset({"POST /guilds/{guild_id}/channels"})
+    sb.faults.latency_ms = 3000
+    sb.settle_after_interaction = False
+    await ana.slash("team create", name="Owls")
+    await ana.slash("team joining", mode="open")
+    joined = await bob.slash("team join", team="Owls")
+    assert "joined" in joined.text, joined.text
+    assert not sb.has_channel("owls")
+    sb.settle_after_interaction = True
+    await sb.settle(quiet=3.5)
+    assert await sb.bot.outbox.idle(within=20)
+    await sb.settle()
+    space = sb.channel("owls")
+    assert made.count("owls") == 1, made
+    assert sb.can_send(ana, space) and sb.can_send(bob, space)
+    assert "private space of **Owls**" in space.messages[0]["content"]
