@@ -104,6 +104,14 @@ class NotInGuild(HackbotError):
     key = "app.not_in_guild"
 
 
+class ChannelRefused(discord.DiscordException):
+    """Discord refused for good to make a channel the bot needs (``why``: its answer)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
 class HackBot(commands.Bot):
     def __init__(
         self,
@@ -160,7 +168,8 @@ class HackBot(commands.Bot):
         :func:`bot.services.outbox.channel_create`, with a ``key``) that the caller needs
         now: wait for Discord, however long its pace makes it, and for the gateway to show
         the channel. A creation already asked for under the same key (before a restart) is
-        waited for, never asked for twice. None if Discord refused it or the bot stopped."""
+        waited for, never asked for twice. None if the bot stopped meanwhile; raises
+        :class:`ChannelRefused` (with Discord's reason) if Discord refused it for good."""
         async with self.db.begin() as session:
             earlier = await outbox_service.unfinished(session, write.coalesce_key or "")
             stored = (
@@ -171,10 +180,13 @@ class HackBot(commands.Bot):
             return None
         while any(self.outbox.pending(i) for i in ids) and not self.is_closed():
             await self.outbox.wait(ids, within=30.0)
+        if any(self.outbox.pending(i) for i in ids):
+            return None
         async with self.db.read() as session:
             done, result = await outbox_service.outcome_of(session, ids[0])
+            why = None if done else await outbox_service.refusal_of(session, ids[0])
         if not done or not result:
-            return None
+            raise ChannelRefused(why or "refused")
         channel_id = int(result["channel_id"])
         for _ in range(50):
             channel = self.get_channel(channel_id)

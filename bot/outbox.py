@@ -473,6 +473,8 @@ async def _thread_close(http: HTTPClient, p: dict[str, Any]) -> None:
 async def _post_settle(http: HTTPClient, p: dict[str, Any]) -> None:
     thread_id = p["thread_id"]
     unarchive = {"thread_id": thread_id}
+    if p.get("reopen"):
+        await http.edit_channel(thread_id, archived=False, reason=p.get("reason"))
     if p.get("note"):
         body = {
             "content": p["note"],
@@ -494,6 +496,13 @@ async def _post_settle(http: HTTPClient, p: dict[str, Any]) -> None:
         "allowed_mentions": {"parse": []},
     }
     await _unarchived(http, unarchive, lambda: http.request(card, json=body))
+    fields = {k: p[k] for k in ("name", "applied_tags") if k in p}
+    if fields:
+        await _unarchived(
+            http,
+            unarchive,
+            lambda: http.edit_channel(thread_id, reason=p.get("reason"), **fields),
+        )
     if p.get("close"):
         await http.edit_channel(thread_id, archived=True, locked=True, reason=p.get("reason"))
 
@@ -585,6 +594,46 @@ async def _thread_there(http: HTTPClient, p: dict[str, Any]) -> bool | dict[str,
 
 
 ALREADY_DONE["thread.create"] = _thread_there
+
+
+@executor("forum.post")
+async def _forum_post(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
+    body = {
+        "name": p["name"],
+        "auto_archive_duration": p["auto_archive"],
+        "applied_tags": p["applied_tags"],
+        "message": {"embeds": p["embeds"], "allowed_mentions": {"parse": []}},
+    }
+    route = Route("POST", "/channels/{channel_id}/threads", channel_id=p["forum_id"])
+    data = await http.request(route, json=body, reason=p.get("reason"))
+    return {"channel_id": int(data["id"])}
+
+
+async def _post_there(http: HTTPClient, p: dict[str, Any]) -> bool | dict[str, Any]:
+    """A forum post a crash cut: an active post of the same name in the same forum whose
+    starting message is the bot's, with the same first embed."""
+    try:
+        active = await http.get_active_threads(p["guild_id"])
+    except discord.HTTPException:
+        return False
+    wanted = (p["embeds"] or [{}])[0]
+    for thread in active.get("threads") or []:
+        if str(thread.get("parent_id")) != str(p["forum_id"]) or thread.get("name") != p["name"]:
+            continue
+        try:
+            starter = await http.get_message(thread["id"], thread["id"])
+        except discord.HTTPException:
+            continue
+        embeds = starter.get("embeds") or [{}]
+        if (starter.get("author") or {}).get("bot") and (
+            embeds[0].get("title"),
+            embeds[0].get("description"),
+        ) == (wanted.get("title"), wanted.get("description")):
+            return {"channel_id": int(thread["id"])}
+    return False
+
+
+ALREADY_DONE["forum.post"] = _post_there
 
 
 @executor("channel.edit")

@@ -7,30 +7,26 @@ event asks extra questions, a second form ("More details", at most five more fie
 modal holds five inputs and the first one is full). Confirm stores the version (the
 deadline is judged at that moment); only then does the member read "submitted".
 
-After the commit, the gallery job (``hackbot-job:gallery``, a few workers) posts or
-updates the project's forum post in the gallery, at Discord's pace, and hands the receipt
-for the team's space to the outbox (stored with the version it confirms, sent once, the
-space brought back if it was archived); what Discord or the database refused for a while
-is tried again later.
+After the commit, the gallery job (``hackbot-job:gallery``, a few workers) stores the
+write that makes or updates the project's forum post in the gallery, and the receipt for the
+team's space, in the outbox, which sends them at Discord's pace (a new post's receipt follows
+the post, with its link; a receipt is stored with the version it confirms and sent once, the
+space brought back if it was archived).
 Gallery posts are forum threads: before one is made, the least recently updated posts are
 archived (still readable) so the gallery stays within ``gallery_active_posts`` and the
 server keeps headroom under its ~1,000 active threads (:mod:`bot.threads`, which also
-lets a team that needs a thread for its space have gallery posts archived). What the job
-has done is recorded per version
-(``gallery_version``/``receipt_version``), so after a restart it finishes what is missing
-and never posts twice: a post that Discord made just before a crash (the bot died before
-recording it) is looked for first and recorded, not posted again.
+lets a team that needs a thread for its space have gallery posts archived); with no room
+left, the post waits (the receipt goes without its link) and is tried again later. What is
+done is recorded per version (``gallery_version``/``receipt_version``) by the post's done
+handler, so after a restart the job finishes what is missing and never posts twice: a post
+whose making a crash cut is looked for by the outbox and recorded, not posted again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -62,7 +58,6 @@ FORM_TIMEOUT_S = 1800
 PREVIEW_TIMEOUT_S = 840  # an interaction token lives 15 minutes
 MAX_FORUM_TAGS = 20
 TAG_NAME_MAX = 20
-ARCHIVED_THREAD_CODE = 50083
 #: Workers of the gallery job: receipts and database writes overlap, posts take turns.
 PUBLISH_WORKERS = 4
 #: When gallery posts must be archived, up to this many more go at once (at most a fifteenth
@@ -71,9 +66,15 @@ ARCHIVE_BATCH = 20
 ARCHIVE_AT_ONCE = 5
 #: Pauses before trying a gallery post or receipt again (then: at the next start).
 RETRY_DELAYS_S = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
-#: After a crash, how far back a receipt is looked for and how many messages are read.
-FIND_SLACK = timedelta(minutes=5)
-FIND_LIMIT = 100
+#: The outbox's done handler of a gallery post (made or updated).
+GALLERY_PUBLISHED = "submissions.gallery_published"
+#: session.info key: submissions to publish again once a transaction is committed.
+BEHIND_KEY = "gallery_behind"
+
+
+def post_key(submission_id: int) -> str:
+    """Names the making of a submission's gallery post in the outbox (never asked twice)."""
+    return f"gallery:{submission_id}"
 
 
 def ts(moment, style: str = "F") -> str:
@@ -385,13 +386,12 @@ class Publisher:
         self.working: set[int] = set()
         self.again: set[int] = set()
         # Creating the forum or its tags, and making room for a post, one worker at a time;
-        # posts being made (room held for them) count until they show in the cache.
+        # posts the outbox is making (room held for them: their write ids) count until done.
         self._forum_lock = asyncio.Lock()
         self._post_lock = asyncio.Lock()
-        self._reserved = 0
-        # Submissions left behind by an earlier process: their post or receipt may exist
-        # on Discord without the database knowing (a crash right after it was sent).
-        self.recovering: set[int] = set()
+        self._posting: set[int] = set()
+        self.bot.outbox.on_done(GALLERY_PUBLISHED, self.published)
+        self.bot.db.on_commit(self._on_commit)
 
     def push(self, kind: str, payload: Any) -> None:
         self.queue.put_nowait((kind, payload))
@@ -559,8 +559,16 @@ class Publisher:
         return forum, [tag] if tag else []
 
     async def publish(self, submission_id: int) -> bool:
-        """Post or update the gallery post, then the receipt. True when both caught up
-        (False: try again later)."""
+        """Store what brings the gallery post and the receipt up to date (the outbox sends
+        it). True when nothing is left for this job (False: no room for a new post yet; try
+        again later).
+
+        An existing post is updated (brought back if archived) and the receipt follows at
+        once. A new post is made through the outbox, and its done handler
+        (:meth:`published`) records it and sends the receipt with its link; a post already on
+        its way (asked for before a restart, or by an earlier version) is not asked for
+        again: its handler catches up with the versions confirmed meanwhile. With no room for
+        a new post, the receipt goes now, without the link, and the post later."""
         guild = self.bot.event_guild
         if guild is None:
             return False
@@ -569,65 +577,48 @@ class Publisher:
             card = await service.card(session, submission_id)
             gallery_behind = sub.gallery_version < sub.version
             receipt_behind = sub.receipt_version < sub.version
-        lang = self.lang
-        recovering = submission_id in self.recovering
+            on_its_way = await outbox.unfinished(session, post_key(submission_id))
         done = True
-        if gallery_behind:
-            if recovering and card.gallery_thread_id is None:
-                found = await self.find_post(guild, card)
-                if found is not None:  # posted before a crash: updated below, not posted again
-                    card = dataclasses.replace(card, gallery_thread_id=found)
-            thread_id = await self.post(guild, card, lang)
-            if thread_id is not None:
-                async with self.bot.db.begin() as session:
-                    await service.mark_published(session, submission_id, card.version, thread_id)
-                card = await self._refresh(submission_id)
+        receipt_now = receipt_behind
+        write: outbox.Write | None = None
+        if gallery_behind and not on_its_way:
+            # A new post, or one archived that the update brings back, needs an active
+            # thread: room is made first (or the post waits and the receipt goes without it).
+            post = guild.get_thread(card.gallery_thread_id) if card.gallery_thread_id else None
+            # (discord.py's cache keeps active threads only: a post not in it is archived.)
+            reopen = card.gallery_thread_id is not None and (post is None or post.archived)
+            if (card.gallery_thread_id is None or reopen) and not await self.room_for_post(guild):
+                done = False
             else:
-                done = False  # the receipt still goes out (without the link); the post later
-        if receipt_behind:
-            # Stored with the version it confirms: the outbox posts it (bringing the space
-            # back if it was archived) and never twice.
-            receipt = self.receipt(card)
-            async with self.bot.db.begin() as session:
-                await service.mark_receipt(session, submission_id, card.version)
-                if receipt is not None:
-                    await outbox.enqueue(session, self.bot.clock.now(), receipt)
-        if done:
-            self.recovering.discard(submission_id)
+                write = await self.post_write(guild, card, reopen=reopen)
+                if card.gallery_thread_id is None:
+                    receipt_now = False  # the post's handler sends it, with the link
+        elif on_its_way:
+            receipt_now = False
+        if write is None and not receipt_now:
+            return done
+        async with self.bot.db.begin() as session:
+            if write is not None:
+                stored = await outbox.enqueue(session, self.bot.clock.now(), write)
+                if (write.kind == "forum.post" or write.payload.get("reopen")) and stored.queued:
+                    self._posting.add(stored.queued.id)
+            if receipt_now:
+                await self.send_receipt(session, card)
         return done
 
-    async def find_post(self, guild: discord.Guild, card: service.Card) -> int | None:
-        """The gallery post of this submission, if Discord has one the database does not know
-        (created just before a crash): the bot's post named after the project whose first
-        message names the team."""
-        name = self.bot.settings.submissions.gallery_forum
-        forum = discord.utils.get(guild.forums, name=name)
-        me = self.bot.user.id if self.bot.user else None
-        if forum is None:
-            return None
-        team_field = t("submissions.card.team", self.lang)
-        for thread in forum.threads:
-            if thread.owner_id != me or thread.name != card.content.title[:100]:
-                continue
-            try:
-                starter = await thread.fetch_message(thread.id)
-            except discord.HTTPException:
-                continue
-            for embed in starter.embeds:
-                if any(f.name == team_field and f.value == card.team_name for f in embed.fields):
-                    log.info(
-                        "gallery post %s of submission %s found after a restart",
-                        thread.id,
-                        card.submission_id,
-                    )
-                    return thread.id
-        return None
+    async def send_receipt(self, session: Any, card: service.Card) -> None:
+        """Store the receipt of ``card``'s version (sent once: recorded with the version)."""
+        await service.mark_receipt(session, card.submission_id, card.version)
+        receipt = self.receipt(card)
+        if receipt is not None:
+            await outbox.enqueue(session, self.bot.clock.now(), receipt)
 
-    async def _refresh(self, submission_id: int) -> service.Card:
-        async with self.bot.db.read() as session:
-            return await service.card(session, submission_id)
-
-    async def post(self, guild: discord.Guild, card: service.Card, lang: str) -> int | None:
+    async def post_write(
+        self, guild: discord.Guild, card: service.Card, *, reopen: bool = False
+    ) -> outbox.Write:
+        """The write that makes (or updates, bringing it back when ``reopen``) the gallery
+        post of ``card``."""
+        lang = self.lang
         forum = await self.forum(guild)
         embed = content_embed(
             card.content,
@@ -639,49 +630,75 @@ class Publisher:
         )
         embed.set_footer(text=t("submissions.gallery.footer", lang, version=card.version))
         forum, tags = await self.tags_for(forum, card.challenge_name)
+        ref = {"submission_id": card.submission_id, "version": card.version}
+        reason = t("submissions.audit_reason", lang)
         if card.gallery_thread_id:
-            thread = guild.get_thread(card.gallery_thread_id)
-            try:
-                if thread is None:
-                    fetched = await guild.fetch_channel(card.gallery_thread_id)
-                    thread = fetched if isinstance(fetched, discord.Thread) else None
-                if thread is not None:
-                    if thread.archived:
-                        async with self.room_for_one(guild) as fits:
-                            if not fits:
-                                return None
-                            thread = await thread.edit(archived=False)
-                    starter = thread.get_partial_message(thread.id)
-                    await starter.edit(embed=embed, allowed_mentions=discord.AllowedMentions.none())
-                    if thread.name != card.content.title[:100] or thread.applied_tags != tags:
-                        await thread.edit(name=card.content.title[:100], applied_tags=tags)
-                    return thread.id
-            except discord.NotFound:
-                thread = None
-            except discord.HTTPException as error:
-                log.warning("could not update gallery post %s: %s", card.gallery_thread_id, error)
-                return None
-        async with self.room_for_one(guild) as fits:  # the room made is this post's
-            if not fits:
-                return None
-            try:
-                created = await forum.create_thread(
-                    name=card.content.title[:100],
-                    embed=embed,
-                    applied_tags=tags,
-                    auto_archive_duration=1440,
-                    allowed_mentions=discord.AllowedMentions.none(),
-                    reason=t("submissions.audit_reason", lang),
-                )
-            except discord.HTTPException as error:
-                if error.code == threads.MAX_ACTIVE_THREADS_CODE:
-                    log.error(
-                        "no room for gallery post of submission %s: %s", card.submission_id, error
-                    )
-                else:
-                    log.error("could not post submission %s: %s", card.submission_id, error)
-                return None
-        return created.thread.id
+            return outbox.post_settle(
+                card.gallery_thread_id,
+                embeds=[embed.to_dict()],
+                name=card.content.title,
+                applied_tags=[tag.id for tag in tags],
+                reopen=reopen,
+                reason=reason,
+                priority=Priority.BULK,
+                on_done=GALLERY_PUBLISHED,
+                ref=ref,
+            )
+        return outbox.forum_post(
+            forum.id,
+            guild_id=guild.id,
+            name=card.content.title,
+            embeds=[embed.to_dict()],
+            applied_tags=[tag.id for tag in tags],
+            reason=reason,
+            priority=Priority.BULK,
+            on_done=GALLERY_PUBLISHED,
+            ref=ref,
+            key=post_key(card.submission_id),
+        )
+
+    async def published(
+        self,
+        session: Any,
+        now: Any,
+        write: outbox.Claimed,
+        result: dict[str, Any] | None,
+        error: str | None,
+    ) -> None:
+        """The outbox's done handler of a gallery post or its update: record the version
+        shown, send the receipt (with the post's link) if it has not gone yet, and catch up
+        with a version confirmed while the post was being made."""
+        self._posting.discard(write.id)
+        ref = write.payload["ref"]
+        submission_id, version = int(ref["submission_id"]), int(ref["version"])
+        if error is not None and write.kind == "post.settle" and error.startswith("404"):
+            # The post was deleted by hand: a new one is made.
+            log.warning(
+                "the gallery post of submission %s is gone: posting it again", submission_id
+            )
+            await service.forget_post(session, submission_id, int(write.payload["thread_id"]))
+            session.info.setdefault(BEHIND_KEY, []).append(submission_id)
+            return
+        if error is not None:
+            log.error("the gallery post of submission %s was refused: %s", submission_id, error)
+        else:
+            thread_id = int(
+                result["channel_id"]
+                if result and "channel_id" in result
+                else write.payload["thread_id"]
+            )
+            await service.mark_published(session, submission_id, version, thread_id)
+        card = await service.card(session, submission_id)
+        if (await service.get(session, submission_id)).receipt_version < card.version:
+            await self.send_receipt(session, card)
+        if error is None and card.version > version:
+            session.info.setdefault(BEHIND_KEY, []).append(submission_id)
+
+    def _on_commit(self, info: dict[str, Any]) -> None:
+        """Submissions whose post's handler saw a newer version: published again once the
+        handler's transaction is committed."""
+        for submission_id in info.pop(BEHIND_KEY, []):
+            self.push("submission", submission_id)
 
     # -- the server's active threads ------------------------------------------------------
 
@@ -703,7 +720,7 @@ class Publisher:
             return 0
         active = [thread for thread in guild.threads if not thread.archived]
         ours = {thread.id: thread for thread in active if thread.parent_id == forum.id}
-        coming = self._reserved + 1  # posts being made now, and the one asked for
+        coming = len(self._posting) + 1  # posts being made now, and the one asked for
         if limit is None:
             limit = threads.post_limit(guild)
         over_server = len(active) + coming - limit
@@ -735,19 +752,16 @@ class Publisher:
             log.info("archived %d gallery posts to stay within the active threads", archived)
         return archived
 
-    @contextlib.asynccontextmanager
-    async def room_for_one(self, guild: discord.Guild) -> AsyncIterator[bool]:
+    async def room_for_post(self, guild: discord.Guild) -> bool:
         """Whether one more gallery post fits (after archiving old ones, the gallery's own
-        first, then other features' posts); the room is held for the caller until it leaves
-        the block, so workers can post side by side without overshooting. When there is no
-        room, nothing is posted: Discord's limit is never hit, and the post is tried again
-        later."""
+        first, then other features' posts), counting the posts the outbox is still making.
+        When there is none, nothing is posted: Discord's limit is never hit, and the post is
+        tried again later."""
         async with self._post_lock:
+            self._posting = {i for i in self._posting if self.bot.outbox.pending(i)}
             await self.make_room(guild)
-            limit = threads.post_limit(guild) - self._reserved
+            limit = threads.post_limit(guild) - len(self._posting)
             fits = await threads.make_room(self.bot, guild, limit=limit)
-            if fits:
-                self._reserved += 1
         if not fits:
             log.error(
                 "no room for a gallery post: %d of the server's %d active threads are in use "
@@ -755,12 +769,7 @@ class Publisher:
                 threads.active_threads(guild),
                 threads.GUILD_ACTIVE_THREADS,
             )
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            self._reserved -= 1
+        return fits
 
     def receipt(self, card: service.Card) -> outbox.Write | None:
         """The receipt in the team's space, as an outbox write (None: no space yet)."""
@@ -813,7 +822,6 @@ class Submissions(commands.Cog):
     def __init__(self, bot: HackBot) -> None:
         self.bot = bot
         self.publisher = Publisher(self)
-        self._caught_up = False
 
     async def cog_unload(self) -> None:
         await self.publisher.stop()
@@ -825,11 +833,6 @@ class Submissions(commands.Cog):
             pending = await service.behind(session)
         if pending:
             log.info("%d submissions have a gallery post or receipt to catch up", len(pending))
-        if not self._caught_up:
-            # Only the first time in this process: later ones (a gateway re-identify) cannot
-            # have anything sent but unrecorded by an earlier process.
-            self._caught_up = True
-            self.publisher.recovering.update(pending)
         for submission_id in pending:
             self.publisher.push("submission", submission_id)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -469,8 +470,9 @@ async def test_a_direct_message_cut_by_a_crash_is_not_sent_twice(start_sandbox):
     assert sb.server.stats["nonce_repeats"] == 0
 
 
-async def test_channels_and_threads_cut_by_a_crash_are_not_made_twice(start_sandbox):
-    """The bot dies right after Discord made its second channel (then its second thread):
+async def test_channels_threads_and_events_cut_by_a_crash_are_not_made_twice(start_sandbox):
+    """The bot dies right after Discord made its second channel (then its second thread, its
+    second scheduled event):
     at the restart each creation it had not recorded is found on the server by name,
     type and parent, and its id handed on, instead of a second channel being made."""
     sb = await start_sandbox(bot_process=True, validate=False)
@@ -503,6 +505,37 @@ async def test_channels_and_threads_cut_by_a_crash_are_not_made_twice(start_sand
             rows = await crash_then_finish(sb, db, made, route)
         await sb.kill_bot()
         assert len(made) == 3, made  # the cut one was not made again
+    # And scheduled events (a phase's), the same way.
+    start = sb.clock.now() + timedelta(days=2)
+    events = [
+        service.event_create(
+            guild_id,
+            fields={
+                "name": f"Phase {i}",
+                "description": f"What phase {i} is for",
+                "scheduled_start_time": (start + timedelta(hours=i)).isoformat(),
+                "scheduled_end_time": (start + timedelta(hours=i + 1)).isoformat(),
+                "entity_type": 3,
+                "entity_metadata": {"location": "#announcements"},
+                "privacy_level": 2,
+            },
+            key=f"e{i}",
+        )
+        for i in range(3)
+    ]
+    route = "POST /guilds/{guild_id}/scheduled-events"
+    made = record(sb, route, "guild_id")
+    async with bot_database(sb) as db:
+        async with db.begin() as session:
+            await service.enqueue_many(session, utcnow(), events)
+        rows = await crash_then_finish(sb, db, made, route)
+    assert len(made) == 3, made
+    shown = {e["name"]: int(e["id"]) for e in sb.scheduled_events}
+    assert sorted(shown) == ["Phase 0", "Phase 1", "Phase 2"]
+    assert {
+        r.payload["fields"]["name"]: r.result["event_id"] for r in rows if r.kind == "event.create"
+    } == shown
+
     names = sorted(c.name for c in sb.channels if c.name.startswith("team-"))
     assert names == ["team-0", "team-1", "team-2"]
     squads = {c.name: int(c.id) for c in sb.threads if c.name.startswith("squad-")}

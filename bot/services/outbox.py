@@ -588,13 +588,20 @@ def post_settle(
     components: Sequence[dict[str, Any]] = (),
     note: str | None = None,
     close: bool = False,
+    name: str | None = None,
+    applied_tags: Sequence[int] | None = None,
+    reopen: bool = False,
     reason: str | None = None,
     priority: Priority = Priority.NORMAL,
+    on_done: str | None = None,
+    ref: dict[str, Any] | None = None,
 ) -> Write:
-    """A forum post after a decision, in order and as one write: a note in it (optional), its
-    starting message's card updated, then (``close``) archived and locked. An archived post
-    is brought back first. Without a note, a newer settle of the same post, while this one
-    waits, takes its place."""
+    """A forum post after a decision or an edit, in order and as one write: brought back
+    first when ``reopen`` (a gallery post updated is active again), a note in it (optional),
+    its starting message's card updated, its ``name`` and ``applied_tags`` (when given), then
+    (``close``) archived and locked. An archived post Discord refuses to change is brought
+    back first. Without a note, a newer settle of the same post, while this one waits, takes
+    its place."""
     payload: dict[str, Any] = {
         "thread_id": thread_id,
         "embeds": list(embeds),
@@ -605,12 +612,61 @@ def post_settle(
     if note:
         payload["note"] = note
         payload["nonce"] = uuid.uuid4().hex[:25]
+    if name is not None:
+        payload["name"] = name[:100]
+    if applied_tags is not None:
+        payload["applied_tags"] = [str(tag) for tag in applied_tags]
+    if reopen:
+        payload["reopen"] = True
+    if ref:
+        payload["ref"] = ref
     return Write(
         "post.settle",
         f"thread:{thread_id}",
         payload,
         priority,
         coalesce_key=None if note else f"post-settle:{thread_id}",
+        on_done=on_done,
+    )
+
+
+def forum_post(
+    forum_id: int,
+    *,
+    guild_id: int,
+    name: str,
+    embeds: Sequence[dict[str, Any]],
+    applied_tags: Sequence[int] = (),
+    auto_archive: int = 1440,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+    on_done: str | None = None,
+    ref: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> Write:
+    """A new post in a forum: a thread named ``name`` whose starting message holds ``embeds``
+    (pinging nobody). At the server's limit of active threads Discord refuses it; room is
+    made and it goes again. One a crash cut is looked for among the server's active threads
+    (same forum and name, the bot's starting message with the same first embed) before
+    another is made. The result is ``{"channel_id": ...}``."""
+    payload: dict[str, Any] = {
+        "forum_id": forum_id,
+        "guild_id": guild_id,
+        "name": name[:100],
+        "embeds": list(embeds),
+        "applied_tags": [str(tag) for tag in applied_tags],
+        "auto_archive": auto_archive,
+        "reason": reason,
+    }
+    if ref:
+        payload["ref"] = ref
+    return Write(
+        "forum.post",
+        f"threads:{forum_id}",
+        payload,
+        priority,
+        coalesce_key=key,
+        on_done=on_done,
     )
 
 

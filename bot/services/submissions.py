@@ -633,6 +633,16 @@ async def mark_published(
     )
 
 
+async def forget_post(session: AsyncSession, submission_id: int, thread_id: int) -> None:
+    """The gallery post ``thread_id`` is gone (deleted by hand): the next publication makes a
+    new one."""
+    await session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.gallery_thread_id == thread_id)
+        .values(gallery_thread_id=None, gallery_version=0)
+    )
+
+
 async def mark_receipt(session: AsyncSession, submission_id: int, version: int) -> None:
     await session.execute(
         update(Submission)

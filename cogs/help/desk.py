@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app import ChannelRefused
 from bot.i18n import t
 from bot.models.help import HelpTicket
 from bot.models.outbox import Priority
@@ -104,7 +105,11 @@ class HelpDesk:
                 priority=Priority.URGENT,
                 key=f"help-queue:{guild.id}",
             )
-            channel = await self.bot.make_channel(write)
+            try:
+                channel = await self.bot.make_channel(write)
+            except ChannelRefused as refused:
+                log.error("Discord refused to make the help queue #%s: %s", name, refused.why)
+                return None
             if not isinstance(channel, discord.TextChannel):
                 return None
             log.info("created the help queue channel #%s", channel.name)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import threads
+from bot.app import ChannelRefused
 from bot.i18n import t
 from bot.models.outbox import Priority
 from bot.models.teams import Team
@@ -176,7 +177,7 @@ class SpaceManager:
             priority=Priority.URGENT,
             key=f"hub:{guild.id}",
         )
-        channel = await self.bot.make_channel(write)
+        channel = await self.bot.make_channel(write)  # (ChannelRefused: see _create)
         if not isinstance(channel, discord.TextChannel):
             return None
         log.info("created the team hub #%s for team threads", channel.name)
@@ -224,6 +225,15 @@ class SpaceManager:
 
         Returns the team (its space recorded, or still on its way when the wait ended, e.g.
         at a stop: the outbox finishes it), or None when the server has no room."""
+        try:
+            return await self._place_and_create(guild, team, wanted, priority)
+        except ChannelRefused as refused:  # the hub or a new category
+            await self._refused(team, refused.why)
+            return await self._reread(team)
+
+    async def _place_and_create(
+        self, guild: discord.Guild, team: Team, wanted: set[int], priority: Priority
+    ) -> Team | None:
         key = f"space:{team.id}"
         async with self._layout_lock:  # two teams must not both take the last slot of a category
             async with self.bot.db.read() as session:
@@ -244,8 +254,7 @@ class SpaceManager:
             if placement.kind == "thread":
                 hub = await self.hub(guild)
                 if hub is None:
-                    await self._no_room(guild, team)
-                    return None
+                    return team  # the bot stops: the hub is made at the next start
                 # Statement and gallery posts are archived (still readable) to make room; a
                 # team space may use the headroom they leave, not the posts' last reserve.
                 if not await threads.make_room(self.bot, guild, limit=threads.SPACE_LIMIT):
@@ -269,8 +278,7 @@ class SpaceManager:
                 if placement.new_category is not None:
                     category_id = await self._new_category(guild, placement.new_category.name)
                     if category_id is None:
-                        await self._no_room(guild, team)
-                        return None
+                        return team  # the bot stops: the category is made at the next start
                 staff = self._staff_overwrites(guild)
                 members = {discord.Object(id=user_id) for user_id in sorted(wanted)}
                 for voice, grant in ((False, member_overwrite()), (True, voice_overwrite())):
@@ -331,7 +339,7 @@ class SpaceManager:
             priority=Priority.URGENT,
             key=f"category:{guild.id}:{name}",
         )
-        made = await self.bot.make_channel(write)
+        made = await self.bot.make_channel(write)  # (ChannelRefused: see _create)
         return made.id if made is not None else None
 
     async def _until_done(self, ids: list[int]) -> None:

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import ChannelRefused
 from bot.errors import HackbotError
 from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, send
@@ -61,7 +62,7 @@ async def board_channel(bot: HackBot) -> discord.TextChannel:
     )
     channel = await bot.make_channel(write)
     if not isinstance(channel, discord.TextChannel):
-        raise discord.DiscordException(f"Discord refused to make #{name}")
+        raise ChannelRefused(f"#{name} is not a text channel")
     return channel
 
 

@@ -591,3 +591,36 @@ async def test_who_joins_while_discord_makes_the_space_is_in_it_once_it_exists(s
     assert made.count("owls") == 1, made
     assert sb.can_send(ana, space) and sb.can_send(bob, space)
     assert "private space of **Owls**" in space.messages[0]["content"]
+
+
+async def test_a_space_discord_refuses_for_good_is_reported_with_its_reason(start_sandbox):
+    """The bot lost Manage Channels (an administrator's change): a new team is created and
+    works, its space is refused for good, and the organisers read why, once; with the
+    permission back, the team's next change makes its space."""
+    sb = await start_sandbox(SMALL)
+    ana = await registered(sb, "ana")
+    bot_role = next(r for r in sb.roles if (r.get("tags") or {}).get("bot_id"))
+    allowed = int(bot_role["permissions"])
+    await sb.set_bot_permissions(allowed & ~(1 << 4))  # no Manage Channels
+    sb.expect_violation(50013, path_contains="/channels")  # the one refusal this test causes
+    reply = await ana.slash("team create", name="Owls")
+    assert reply.text.startswith("Team **Owls** created")
+    assert await sb.bot.outbox.idle(within=20)
+    await sb.settle()
+    assert not sb.has_channel("owls")
+    said = [m["content"] for m in sb.channel("organisers").messages]
+    refused = [
+        text for text in said if "Discord refused to make the space of team **Owls**" in text
+    ]
+    assert len(refused) == 1 and "403" in refused[0], said
+    info = await ana.slash("team info")  # the team works without its space
+    assert info.embed["title"] == "Owls"
+
+    await ana.slash("team joining", mode="open")
+    bob = await registered(sb, "bob")
+    await sb.set_bot_permissions(allowed)
+    await bob.slash("team join", team="Owls")  # the team's next change
+    await sb.settle()
+    assert await sb.bot.outbox.idle(within=20)
+    await sb.settle()
+    assert sb.can_send(ana, "owls") and sb.can_send(bob, "owls")

@@ -54,6 +54,8 @@ async def test_a_help_card_posted_just_before_a_crash_is_not_posted_again(start_
     async with bot_database(sb) as db:
         seeded = await seed_teams(sb, db, 2)
         ana, bob = seeded.members
+        # The queue opened with the phase: its channel is made through the outbox.
+        await wait_until(lambda: background_done(sb, db), "the help queue's channel", 30)
         queue = sb.channel("help-queue")
         crash = sb.crash_after(
             MESSAGES, match=lambda call, _: call.params["channel_id"] == str(queue.id)
