@@ -178,8 +178,7 @@ class HackBot(commands.Bot):
         ids = earlier or ([stored.queued.id] if stored and stored.queued else [])
         if not ids:
             return None
-        while any(self.outbox.pending(i) for i in ids) and not self.is_closed():
-            await self.outbox.wait(ids, within=30.0)
+        await self.outbox.until_done(ids, self.is_closed)
         if any(self.outbox.pending(i) for i in ids):
             return None
         async with self.db.read() as session:

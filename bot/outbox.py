@@ -602,7 +602,11 @@ async def _forum_post(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
         "name": p["name"],
         "auto_archive_duration": p["auto_archive"],
         "applied_tags": p["applied_tags"],
-        "message": {"embeds": p["embeds"], "allowed_mentions": {"parse": []}},
+        "message": {
+            "embeds": p["embeds"],
+            "components": p.get("components") or [],
+            "allowed_mentions": {"parse": []},
+        },
     }
     route = Route("POST", "/channels/{channel_id}/threads", channel_id=p["forum_id"])
     data = await http.request(route, json=body, reason=p.get("reason"))
@@ -877,6 +881,16 @@ class Outbox:
         finished = [f.result() for f in done if not f.cancelled()]
         return sum(1 for ok in finished if ok) + (len(ids) - len(futures))
 
+    async def until_done(
+        self, ids: list[int], stopping: Callable[[], bool], check_every: float = 30.0
+    ) -> None:
+        """Wait until the writes ``ids`` are carried out (or refused for good), however long
+        Discord's pace makes it, unless ``stopping()`` says the bot stops meanwhile (the
+        writes are then finished at the next start). For work that must follow them in order
+        (the next team space is placed knowing the last)."""
+        while any(self.pending(i) for i in ids) and not stopping():
+            await self.wait(ids, within=check_every)
+
     async def deliver(self, write: service.Write, within: float) -> Delivery:
         """Store ``write`` and wait up to ``within`` seconds for Discord's answer, for an
         answer that depends on it (an invitation that may not reach its person). The write
@@ -937,6 +951,14 @@ class Outbox:
         eta = self.lane_eta(queued.lane, ahead)
         total = len(self._where)
         return max(eta, total / self.learner.global_rate)
+
+    def estimate_of(self, write_id: int) -> float:
+        """Seconds until a stored write still to be carried out is (0 if it is not known)."""
+        where = self._where.get(write_id)
+        if where is None:
+            return 0.0
+        lane, kind, priority = where
+        return self.estimate(service.Queued(write_id, lane, priority, kind))
 
     def backlog(self) -> list[KindBacklog]:
         """What is waiting, by kind, with how long it should take at the learned pace."""

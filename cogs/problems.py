@@ -32,7 +32,9 @@ from bot.interactions import (
     send,
 )
 from bot.localization import L
+from bot.models.outbox import Priority
 from bot.models.problems import ProblemStatement, ProblemStatus
+from bot.outbox import eta_text
 from bot.services import challenges as challenge_service
 from bot.services import outbox
 from bot.services import problems as service
@@ -45,7 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ACTIVE_THREADS_CODE = threads.MAX_ACTIVE_THREADS_CODE
+#: How long a statement's author waits for its post's link (seconds); past it, the answer
+#: says when the post will be there.
+POST_WAIT_S = 4.0
 #: How long a rejection waits for its direct message before the post is closed (the
 #: message falls back to a reply in the post when the author takes no direct messages).
 AUTHOR_WAIT_S = 4.0
@@ -409,6 +413,11 @@ class ProblemsCog(commands.Cog):
         await self._may_submit(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         values = modal.values()
+        guild = self.bot.event_guild
+        forum = await self.forum(guild) if guild is not None else None
+        if guild is not None:
+            await self.make_room(guild)  # room for the post, before it is stored
+        post_id: int | None = None
         try:
             async with self.bot.db.begin() as session:
                 statement = await service.submit(
@@ -425,6 +434,12 @@ class ProblemsCog(commands.Cog):
                     now=self.bot.clock.now(),
                 )
                 problem_id = statement.id
+                if forum is not None:
+                    # The post, stored with the statement: the outbox makes it.
+                    stored = await outbox.enqueue(
+                        session, self.bot.clock.now(), self.post_write(forum, statement)
+                    )
+                    post_id = stored.queued.id if stored.queued is not None else None
         except InvalidInput as error:
             await send(
                 interaction,
@@ -438,11 +453,13 @@ class ProblemsCog(commands.Cog):
         (await self.index()).add(
             statement.id, statement.title, f"{statement.description}\n{statement.affected}"
         )
-        thread_id = await self.post(statement)
-        if thread_id is None:
-            text = t("problems.submitted_no_post", lang, id=problem_id)
-        else:
+        thread_id, eta = await self.posted(problem_id, post_id)
+        if thread_id is not None:
             text = t("problems.submitted", lang, id=problem_id, post=post_url(0, thread_id))
+        elif eta is not None:
+            text = t("problems.submitted_on_its_way", lang, id=problem_id, eta=eta_text(eta, lang))
+        else:
+            text = t("problems.submitted_no_post", lang, id=problem_id)
         if similar:
             lines = "\n".join(
                 f"• {post_url(0, s.thread_id)} {s.title[:80]}" for s, _ in similar[:3]
@@ -524,37 +541,38 @@ class ProblemsCog(commands.Cog):
             )
         return len(archived)
 
-    async def post(self, statement: ProblemStatement) -> int | None:
-        """Open the statement's forum post. None if Discord has no room (it stays in the queue)."""
-        guild = self.bot.event_guild
-        if guild is None:
-            return None
-        forum = await self.forum(guild)
+    def post_write(self, forum: discord.ForumChannel, statement: ProblemStatement) -> outbox.Write:
+        """The statement's forum post, as an outbox write (its handler records the post)."""
         tags = [tag for tag in forum.available_tags if tag.name == statement.theme][:1]
-        for attempt in range(2):
-            await self.make_room(guild)
-            try:
-                created = await forum.create_thread(
-                    name=statement.title[:100],
-                    embed=statement_embed(statement, self.lang),
-                    view=support_view(statement.id, statement.support_count, self.lang),
-                    applied_tags=tags,
-                    auto_archive_duration=1440,
-                    allowed_mentions=discord.AllowedMentions.none(),
-                    reason=t("problems.audit_reason", self.lang),
-                )
-            except discord.HTTPException as error:
-                if error.code == MAX_ACTIVE_THREADS_CODE and attempt == 0:
-                    log.warning(
-                        "Discord says the server has too many active threads; archiving and retrying"
-                    )
-                    continue
-                log.error("could not post statement %s: %s", statement.id, error)
-                return None
-            async with self.bot.db.begin() as session:
-                await service.set_thread(session, statement.id, created.thread.id)
-            return created.thread.id
-        return None
+        return outbox.forum_post(
+            forum.id,
+            guild_id=forum.guild.id,
+            name=statement.title,
+            embeds=[statement_embed(statement, self.lang).to_dict()],
+            components=support_view(
+                statement.id, statement.support_count, self.lang
+            ).to_components(),
+            applied_tags=[tag.id for tag in tags],
+            reason=t("problems.audit_reason", self.lang),
+            priority=Priority.URGENT,  # its author waits for the link
+            on_done=service.STATEMENT_POSTED,
+            ref={"statement_id": statement.id},
+            key=f"statement:{statement.id}",
+        )
+
+    async def posted(
+        self, problem_id: int, write_id: int | None
+    ) -> tuple[int | None, float | None]:
+        """Wait up to POST_WAIT_S for the statement's post: (its id, None) once made; (None,
+        seconds until it is) while Discord is slow; (None, None) if it was refused (the
+        statement stays in the review queue all the same)."""
+        if write_id is not None:
+            await self.bot.outbox.wait([write_id], within=POST_WAIT_S)
+        async with self.bot.db.read() as session:
+            thread_id = (await service.get(session, problem_id)).thread_id
+        if thread_id is not None or write_id is None or not self.bot.outbox.pending(write_id):
+            return thread_id, None
+        return None, self.bot.outbox.estimate_of(write_id)
 
     async def support(self, interaction: discord.Interaction, problem_id: int) -> None:
         lang = lang_of(interaction)

@@ -636,6 +636,7 @@ def forum_post(
     guild_id: int,
     name: str,
     embeds: Sequence[dict[str, Any]],
+    components: Sequence[dict[str, Any]] = (),
     applied_tags: Sequence[int] = (),
     auto_archive: int = 1440,
     reason: str | None = None,
@@ -645,7 +646,7 @@ def forum_post(
     key: str | None = None,
 ) -> Write:
     """A new post in a forum: a thread named ``name`` whose starting message holds ``embeds``
-    (pinging nobody). At the server's limit of active threads Discord refuses it; room is
+    and ``components`` (buttons the bot recognises after a restart; pinging nobody). At the server's limit of active threads Discord refuses it; room is
     made and it goes again. One a crash cut is looked for among the server's active threads
     (same forum and name, the bot's starting message with the same first embed) before
     another is made. The result is ``{"channel_id": ...}``."""
@@ -658,6 +659,8 @@ def forum_post(
         "auto_archive": auto_archive,
         "reason": reason,
     }
+    if components:
+        payload["components"] = list(components)
     if ref:
         payload["ref"] = ref
     return Write(

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
@@ -24,7 +25,7 @@ from bot.errors import Conflict, HackbotError, InvalidInput, NotFound
 from bot.models import AuditEntry, Challenge
 from bot.models.problems import ProblemStatement, ProblemStatus, ProblemSupport
 from bot.services import event as event_service
-from bot.services import timeline
+from bot.services import outbox, timeline
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,25 @@ async def set_thread(session: AsyncSession, problem_id: int, thread_id: int) -> 
         .where(ProblemStatement.id == problem_id)
         .values(thread_id=thread_id, post_archived=False)
     )
+
+
+#: The outbox's done handler that records a statement's forum post.
+STATEMENT_POSTED = "problems.statement_posted"
+
+
+@outbox.on_done(STATEMENT_POSTED)
+async def _statement_posted(
+    session: AsyncSession,
+    now: datetime,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    problem_id = int(write.payload["ref"]["statement_id"])
+    if error is not None or result is None:
+        log.error("statement %s could not be posted: %s", problem_id, error)
+        return
+    await set_thread(session, problem_id, int(result["channel_id"]))
 
 
 async def get(session: AsyncSession, problem_id: int) -> ProblemStatement:

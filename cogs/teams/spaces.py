@@ -48,8 +48,6 @@ MEMBER_TYPE = 1
 #: follows its team's name within that budget and catches up when the window frees.
 RENAMES_PER_WINDOW = 2
 RENAME_WINDOW_SECONDS = 600.0
-#: How often the space manager looks whether a space it asked the outbox for is made.
-CREATE_CHECK_S = 30.0
 #: How often organisers hear that the server has no room left for team spaces.
 NO_ROOM_REPEAT_SECONDS = 600.0
 
@@ -147,7 +145,7 @@ class SpaceManager:
 
     async def hub(self, guild: discord.Guild) -> discord.TextChannel | None:
         """The channel holding team threads: participants and mentors see it, only the bot
-        posts (None when Discord refused to make it)."""
+        posts (None if the bot stops while it is made; ChannelRefused if Discord refuses it)."""
         settings = self.bot.settings
         existing = discord.utils.get(guild.text_channels, name=settings.formation.hub_channel)
         if existing is not None:
@@ -239,7 +237,7 @@ class SpaceManager:
             async with self.bot.db.read() as session:
                 earlier = await outbox.unfinished(session, key)
             if earlier:  # asked for before (a restart, or a change while it was made)
-                await self._until_done(earlier)
+                await self.bot.outbox.until_done(earlier, self.bot.is_closed)
                 return await self._reread(team)
             settings = self.bot.settings
             lang = settings.event.language
@@ -310,7 +308,7 @@ class SpaceManager:
             async with self.bot.db.begin() as session:
                 stored = await outbox.enqueue_many(session, self.bot.clock.now(), writes)
             ids = [e.queued.id for e in stored if e.queued is not None]
-            await self._until_done(ids)
+            await self.bot.outbox.until_done(ids, self.bot.is_closed)
             if ids and not self.bot.outbox.pending(ids[0]):
                 async with self.bot.db.read() as session:
                     why = await outbox.refusal_of(session, ids[0])
@@ -329,7 +327,8 @@ class SpaceManager:
         return await self._reread(team)
 
     async def _new_category(self, guild: discord.Guild, name: str) -> int | None:
-        """A new team category (None if Discord refused it)."""
+        """A new team category (None if the bot stops meanwhile; ChannelRefused if Discord
+        refuses it)."""
         write = outbox.channel_create(
             guild.id,
             name=name,
@@ -341,12 +340,6 @@ class SpaceManager:
         )
         made = await self.bot.make_channel(write)  # (ChannelRefused: see _create)
         return made.id if made is not None else None
-
-    async def _until_done(self, ids: list[int]) -> None:
-        """Wait for the outbox to carry out ``ids`` (however long Discord's pace makes it),
-        unless the bot stops meanwhile: the outbox then finishes them at the next start."""
-        while any(self.bot.outbox.pending(i) for i in ids) and not self.bot.is_closed():
-            await self.bot.outbox.wait(ids, within=CREATE_CHECK_S)
 
     async def _reread(self, team: Team) -> Team | None:
         async with self.bot.db.read() as session:

@@ -345,3 +345,32 @@ async def test_statement_posts_stay_within_the_active_thread_limit(start_sandbox
     assert {t.name for t in active} == {f"Problem number {i}" for i in range(4, 14)}
     total_active = len(guild.active_threads())
     assert total_active <= 1000 - 50 + 1
+
+
+async def test_a_statement_discord_is_slow_to_post_is_promised_then_posted_once(start_sandbox):
+    """Discord takes 6 s to open each forum post: the author reads that the statement is
+    recorded and when its post appears (not a wait), and the post appears once."""
+    sb = await start_sandbox(config(themes=[], cooldown_seconds=0))
+    ana = await sb.add_member("ana", roles=["Participant"], locale="en-US")
+    await sb.settle()
+    sb.faults.routes = frozenset({"POST /channels/{channel_id}/threads"})
+    sb.faults.latency_ms = 6000
+    sb.settle_after_interaction = False
+    reply = await ana.slash("problem submit")
+    fields = [row["components"][0]["label"] for row in reply.modal["components"]]
+    done = await reply.submit(
+        dict(
+            zip(
+                fields,
+                ["Late buses", "Buses come late every morning", "commuters", ""],
+                strict=True,
+            )
+        )
+    )
+    assert "Your problem statement #1 is recorded; its post appears in the forum" in done.all_text
+    sb.settle_after_interaction = True
+    assert await sb.bot.outbox.idle(within=30)
+    await sb.settle()
+    posts = [t for t in sb.threads if t.name == "Late buses"]
+    assert len(posts) == 1
+    assert posts[0].messages[0]["embeds"][0]["title"] == "Late buses"
