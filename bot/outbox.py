@@ -36,7 +36,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -90,6 +90,10 @@ _LANE: contextvars.ContextVar[str | None] = contextvars.ContextVar("outbox_lane"
 #: Set once Discord has answered a write with success. discord.py may then hold the request
 #: until its bucket resets (up to the bucket's window) before it returns: the write is done
 #: on Discord, and the worker does not count it as busy meanwhile.
+#: The bot's clock (Discord's time) for an executor whose write holds times (set per task).
+_NOW: contextvars.ContextVar[Callable[[], datetime] | None] = contextvars.ContextVar(
+    "outbox_now", default=None
+)
 _ANSWERED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
     "outbox_answered", default=None
 )
@@ -656,9 +660,31 @@ async def _channel_edit(http: HTTPClient, p: dict[str, Any]) -> None:
 EVENT_ACTIVE = 2
 
 
+#: Discord refuses an event whose start is in the past: one stored with a start that has
+#: come closer than this by the time it is sent (a backlog, a clock jump) goes later by as
+#: much, its length kept (a running phase's event is started at once anyway).
+EVENT_START_MARGIN = timedelta(seconds=30)
+
+
+def _ahead(fields: dict[str, Any]) -> dict[str, Any]:
+    now = _NOW.get()
+    start = fields.get("scheduled_start_time")
+    if now is None or not start:
+        return fields
+    begins = datetime.fromisoformat(start)
+    late = now() + EVENT_START_MARGIN - begins
+    if late <= timedelta(0):
+        return fields
+    moved = {**fields, "scheduled_start_time": (begins + late).isoformat()}
+    if fields.get("scheduled_end_time"):
+        ends = datetime.fromisoformat(fields["scheduled_end_time"])
+        moved["scheduled_end_time"] = (ends + late).isoformat()
+    return moved
+
+
 @executor("event.create")
 async def _event_create(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
-    data = await http.create_guild_scheduled_event(p["guild_id"], **p["fields"])
+    data = await http.create_guild_scheduled_event(p["guild_id"], **_ahead(p["fields"]))
     event_id, status = int(data["id"]), int(data.get("status") or 1)
     if p.get("start"):
         await http.edit_scheduled_event(p["guild_id"], event_id, status=EVENT_ACTIVE)
@@ -1142,6 +1168,7 @@ class Outbox:
         result: dict[str, Any] | None = None
         answered = self._answered[write.id] = [False]
         _ANSWERED.set(answered)  # this task's own context
+        _NOW.set(self.clock.now)
         try:
             run = EXECUTORS.get(write.kind)
             if run is None:

@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 COUNTDOWN_KEY = "timeline.countdown"
 # An open-ended last phase still needs an end on Discord (external events require one).
 OPEN_END = timedelta(hours=2)
-# Discord refuses a start in the past: a phase already running is created just ahead, then started.
+# Discord refuses a start in the past: a phase already running (or starting within this margin,
+# the outbox sending the creation a moment later) is created just ahead, then started.
 START_MARGIN = timedelta(minutes=1)
 MAX_SCHEDULED_EVENTS = 30038
 
@@ -205,7 +206,9 @@ async def sync_events(bot: HackBot) -> dict[str, int]:
                 key = event_key(phase_id)
                 if await outbox.unfinished(session, key):
                     continue  # asked for already; its handler records it
-                start = phase.starts_at if status == "scheduled" else now + START_MARGIN
+                # Discord refuses a start in the past, and the outbox sends this a moment
+                # later: a phase starting within the margin is created a little ahead.
+                start = max(phase.starts_at, now + START_MARGIN)
                 create = {
                     **fields,
                     "scheduled_start_time": _iso(start),
