@@ -646,10 +646,11 @@ def forum_post(
     key: str | None = None,
 ) -> Write:
     """A new post in a forum: a thread named ``name`` whose starting message holds ``embeds``
-    and ``components`` (buttons the bot recognises after a restart; pinging nobody). At the server's limit of active threads Discord refuses it; room is
-    made and it goes again. One a crash cut is looked for among the server's active threads
-    (same forum and name, the bot's starting message with the same first embed) before
-    another is made. The result is ``{"channel_id": ...}``."""
+    and ``components`` (buttons the bot recognises after a restart; pinging nobody). At the
+    server's limit of active threads Discord refuses it; room is made and it goes again. One
+    a crash cut is looked for among the server's active threads (same forum and name, the
+    bot's starting message with the same first embed) before another is made. The result is
+    ``{"channel_id": ...}``."""
     payload: dict[str, Any] = {
         "forum_id": forum_id,
         "guild_id": guild_id,
