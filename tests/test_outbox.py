@@ -172,9 +172,14 @@ async def test_the_global_pace_is_kept_evenly_and_never_stalls(start_sandbox):
     assert most <= 20 + 5 + 1, most
     half = max(sum(1 for t in times if start <= t < start + 0.5) for start in times)
     assert half <= 5 + 10 + 1, half  # spaced: not a second's worth at once
-    # ...and the whole lot in about (45 - 5) / 20 s: no stalls between bursts.
+    # ...and the whole lot in about (45 - 5) / 20 s: no stalls between bursts. A worker
+    # that waited for a completion or the next second would leave gaps of a second and
+    # take 8 s or more; a busy machine only stretches every write a little.
     span = times[-1] - times[0]
-    assert 1.5 <= span <= 3.0, span
+    assert span >= 1.5, span
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert max(gaps) < 0.7, max(gaps)
+    assert span <= 6.0, span
 
 
 async def test_the_estimate_grows_with_the_backlog_at_the_learned_pace(start_sandbox):
