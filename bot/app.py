@@ -13,6 +13,7 @@ import logging
 import pkgutil
 import signal
 from collections.abc import Callable
+from typing import Any
 
 import discord
 import yarl
@@ -104,8 +105,8 @@ class NotInGuild(HackbotError):
     key = "app.not_in_guild"
 
 
-class ChannelRefused(discord.DiscordException):
-    """Discord refused for good to make a channel the bot needs (``why``: its answer)."""
+class Refused(discord.DiscordException):
+    """Discord refused for good a write the bot needs done now (``why``: its answer)."""
 
     def __init__(self, why: str) -> None:
         super().__init__(why)
@@ -163,13 +164,13 @@ class HackBot(commands.Bot):
             await outbox_service.enqueue_many(session, self.clock.now(), writes)
         return True
 
-    async def make_channel(self, write: outbox_service.Write) -> discord.abc.GuildChannel | None:
-        """Have the outbox make a channel (``write`` from
-        :func:`bot.services.outbox.channel_create`, with a ``key``) that the caller needs
-        now: wait for Discord, however long its pace makes it, and for the gateway to show
-        the channel. A creation already asked for under the same key (before a restart) is
-        waited for, never asked for twice. None if the bot stopped meanwhile; raises
-        :class:`ChannelRefused` (with Discord's reason) if Discord refused it for good."""
+    async def make(self, write: outbox_service.Write) -> dict[str, Any] | None:
+        """Have the outbox carry out a write (with a ``key``) whose result the caller needs
+        now: wait for Discord, however long its pace makes it, and return the write's result
+        (``{}`` for a write without one). A write already asked for under the same key
+        (before a restart) is waited for, never asked for twice. None if the bot stopped
+        meanwhile; raises :class:`Refused` (with Discord's reason) if Discord refused it for
+        good."""
         async with self.db.begin() as session:
             earlier = await outbox_service.unfinished(session, write.coalesce_key or "")
             stored = (
@@ -184,8 +185,20 @@ class HackBot(commands.Bot):
         async with self.db.read() as session:
             done, result = await outbox_service.outcome_of(session, ids[0])
             why = None if done else await outbox_service.refusal_of(session, ids[0])
-        if not done or not result:
-            raise ChannelRefused(why or "refused")
+        if not done:
+            raise Refused(why or "refused")
+        return result or {}
+
+    async def make_channel(self, write: outbox_service.Write) -> discord.abc.GuildChannel | None:
+        """Have the outbox make a channel (``write`` from
+        :func:`bot.services.outbox.channel_create`, with a ``key``) that the caller needs
+        now (see :meth:`make`), and wait for the gateway to show it. None if the bot
+        stopped meanwhile; raises :class:`Refused` if Discord refused it for good."""
+        result = await self.make(write)
+        if result is None:
+            return None
+        if "channel_id" not in result:
+            raise Refused("refused")
         channel_id = int(result["channel_id"])
         for _ in range(50):
             channel = self.get_channel(channel_id)
@@ -197,6 +210,50 @@ class HackBot(commands.Bot):
         except discord.HTTPException:
             return None
         return fetched if isinstance(fetched, discord.abc.GuildChannel) else None
+
+    async def make_role(self, write: outbox_service.Write) -> discord.Role | None:
+        """Have the outbox make a role (``write`` from
+        :func:`bot.services.outbox.role_create`, with a ``key``) that the caller needs now
+        (see :meth:`make`), and wait for the gateway to show it. None if the bot stopped
+        meanwhile; raises :class:`Refused` if Discord refused it for good."""
+        result = await self.make(write)
+        guild = self.get_guild(int(write.payload["guild_id"]))
+        if result is None or guild is None:
+            return None
+        role_id = int(result["role_id"])
+        for _ in range(50):
+            if (role := guild.get_role(role_id)) is not None:
+                return role
+            await asyncio.sleep(0.1)
+        return next((r for r in await guild.fetch_roles() if r.id == role_id), None)
+
+    async def add_forum_tags(
+        self, forum: discord.ForumChannel, names: list[str], *, reason: str
+    ) -> discord.ForumChannel:
+        """Give ``forum`` the tags of ``names`` it lacks (through the outbox, waiting for it:
+        a post about to be made needs them) and return it as the gateway shows it after.
+        Raises :class:`Refused` if Discord refused it for good."""
+        missing = [n for n in names if discord.utils.get(forum.available_tags, name=n) is None]
+        if not missing:
+            return forum
+        kept = [{"id": str(tag.id), "name": tag.name} for tag in forum.available_tags]
+        write = outbox_service.forum_tags(
+            forum.id,
+            [*kept, *({"name": name} for name in missing)],
+            reason=reason,
+            priority=outbox_service.Priority.URGENT,
+        )
+        if await self.make(write) is None:
+            return forum
+        for _ in range(50):
+            current = self.get_channel(forum.id)
+            if isinstance(current, discord.ForumChannel) and all(
+                discord.utils.get(current.available_tags, name=n) for n in missing
+            ):
+                return current
+            await asyncio.sleep(0.1)
+        fetched = await self.fetch_channel(forum.id)
+        return fetched if isinstance(fetched, discord.ForumChannel) else forum
 
     async def load_cogs(self) -> None:
         for module in cog_modules():
@@ -260,7 +317,14 @@ class HackBot(commands.Bot):
                 self.guild_id,
             )
         else:
-            await ensure_structure(self, guild)
+            try:
+                await ensure_structure(self, guild)
+            except Refused as refused:
+                log.error(
+                    "Discord refused a role or channel hackbot needs (%s): check the bot's "
+                    "permissions, then run /admin repair",
+                    refused.why,
+                )
         self.hackbot_ready.set()
         log.info("hackbot ready for %s", self.settings.event.name)
 

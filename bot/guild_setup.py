@@ -13,6 +13,9 @@ import discord
 
 from bot.admin import ORGANISER_PERMISSION
 from bot.i18n import t
+from bot.outbox import overwrites_body
+from bot.services import outbox
+from bot.services.outbox import Priority
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -63,7 +66,9 @@ def bot_channels(
 
 
 async def ensure_structure(bot: HackBot, guild: discord.Guild) -> list[str]:
-    """Create missing roles and channels; return a line per thing created."""
+    """Create missing roles and channels (through the outbox, waiting for each: what
+    follows needs them); return a line per thing created. Raises
+    :class:`bot.app.Refused` when Discord refuses one for good."""
     settings = bot.settings
     lang = settings.event.language
     created: list[str] = []
@@ -76,23 +81,47 @@ async def ensure_structure(bot: HackBot, guild: discord.Guild) -> list[str]:
         # Organisers get Manage Events: it is what makes Discord show them /admin.
         permissions = ORGANISER_PERMISSION if kind == "organiser" else discord.Permissions.none()
         if role is None:
-            role = await guild.create_role(
-                name=name,
-                permissions=permissions,
-                mentionable=False,
-                hoist=kind != "participant",
-                reason=reason,
+            made = await bot.make_role(
+                outbox.role_create(
+                    guild.id,
+                    name=name,
+                    permissions=permissions.value,
+                    hoist=kind != "participant",
+                    reason=reason,
+                    priority=Priority.URGENT,
+                    key=f"setup-role:{kind}",
+                )
             )
+            if made is None:  # the bot is stopping
+                return created
+            role = made
             created.append(f"role {name}")
         elif not permissions.is_subset(role.permissions) and role < guild.me.top_role:
-            await role.edit(permissions=role.permissions | permissions, reason=reason)
+            await bot.make(
+                outbox.role_edit(
+                    guild.id,
+                    role.id,
+                    permissions=(role.permissions | permissions).value,
+                    reason=reason,
+                    priority=Priority.URGENT,
+                )
+            )
             created.append(f"permissions of role {name}")
         roles[kind] = role
 
     for name, topic, overwrites in bot_channels(bot, guild, roles):
         if discord.utils.get(guild.text_channels, name=name) is None:
-            await guild.create_text_channel(
-                name=name, topic=topic, overwrites=overwrites, reason=reason
+            await bot.make_channel(
+                outbox.channel_create(
+                    guild.id,
+                    name=name,
+                    type=discord.ChannelType.text.value,
+                    topic=topic,
+                    overwrites=overwrites_body(overwrites),
+                    reason=reason,
+                    priority=Priority.URGENT,
+                    key=f"setup-channel:{name}",
+                )
             )
             created.append(f"channel #{name}")
     if settings.registration.onboarding:

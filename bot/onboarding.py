@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.app import Refused
 from bot.i18n import t
+from bot.models.outbox import Priority
+from bot.services import outbox
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -134,30 +137,34 @@ async def ensure_prompt(bot: HackBot, guild: discord.Guild, role: discord.Role) 
     done: list[str] = []
     if not gives_role(current, role.id):
         prompts = [_writable(p) for p in current.get("prompts") or []]
+        write = outbox.onboarding_edit(
+            guild.id,
+            prompts=[*prompts, participant_prompt(bot, role.id)],
+            reason=t("setup.audit_reason", lang),
+            priority=Priority.URGENT,
+        )
         try:
-            current = await bot.http.edit_guild_onboarding(
-                guild.id,
-                prompts=[*prompts, participant_prompt(bot, role.id)],  # type: ignore[list-item]
-                reason=t("setup.audit_reason", lang),
-            )
-        except discord.Forbidden:
-            log.warning(
-                "onboarding: Discord refused to add the participant question: the bot needs "
-                "the Manage Server permission (invite it with `hackbot invite-url --onboarding`) "
-                "and its role above %s; /register grants the role meanwhile",
-                role.name,
-            )
+            made = await bot.make(write)
+        except Refused as refused:
+            if refused.why.startswith("403"):
+                log.warning(
+                    "onboarding: Discord refused to add the participant question: the bot "
+                    "needs the Manage Server permission (invite it with `hackbot invite-url "
+                    "--onboarding`) and its role above %s; /register grants the role meanwhile",
+                    role.name,
+                )
+            else:
+                # 350000/350001: not a Community server, or onboarding enabled below
+                # Discord's requirements (7 default channels, 5 open to everyone's messages).
+                log.warning(
+                    "onboarding: Discord refused to add the participant question (%s): it "
+                    "needs a Community server; /register grants the role meanwhile",
+                    refused.why,
+                )
             return []
-        except discord.HTTPException as error:
-            # 350000/350001: not a Community server, or onboarding enabled below Discord's
-            # requirements (7 default channels, 5 open to everyone's messages).
-            log.warning(
-                "onboarding: Discord refused to add the participant question (%s %s): it needs "
-                "a Community server; /register grants the role meanwhile",
-                error.code,
-                error.text,
-            )
+        if made is None:  # the bot is stopping
             return []
+        current = made
         done.append("onboarding question for the participant role")
     if not current.get("enabled"):
         log.warning(

@@ -411,7 +411,12 @@ async def _message_delete(http: HTTPClient, p: dict[str, Any]) -> None:
 
 @executor("message.pin")
 async def _message_pin(http: HTTPClient, p: dict[str, Any]) -> None:
-    await http.pin_message(p["channel_id"], p["message_id"], reason=p.get("reason"))
+    # In a thread (a forum post) archived meanwhile, the pin waits for it to come back.
+    await _unarchived(
+        http,
+        {"thread_id": p["channel_id"]},
+        lambda: http.pin_message(p["channel_id"], p["message_id"], reason=p.get("reason")),
+    )
 
 
 @executor("overwrite.set")
@@ -545,6 +550,7 @@ async def _channel_create(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]
         parent_id=p.get("parent_id"),
         topic=p.get("topic"),
         permission_overwrites=p.get("permission_overwrites") or None,
+        available_tags=p.get("available_tags") or None,
     )
     return {"channel_id": int(data["id"])}
 
@@ -646,7 +652,7 @@ ALREADY_DONE["forum.post"] = _post_there
 
 @executor("channel.edit")
 async def _channel_edit(http: HTTPClient, p: dict[str, Any]) -> None:
-    fields = {k: p[k] for k in ("name", "topic") if k in p}
+    fields = {k: p[k] for k in ("name", "topic", "available_tags") if k in p}
     try:
         await http.edit_channel(p["channel_id"], reason=p.get("reason"), **fields)
     except discord.HTTPException as error:
@@ -654,6 +660,51 @@ async def _channel_edit(http: HTTPClient, p: dict[str, Any]) -> None:
             raise
         # An archived thread takes a new name only while it is brought back.
         await http.edit_channel(p["channel_id"], reason=p.get("reason"), archived=False, **fields)
+
+
+@executor("role.create")
+async def _role_create(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {k: p[k] for k in ("name", "mentionable", "hoist") if k in p}
+    if "permissions" in p:
+        fields["permissions"] = p["permissions"]
+    data = await http.create_role(p["guild_id"], reason=p.get("reason"), **fields)
+    return {"role_id": int(data["id"])}
+
+
+async def _role_made(http: HTTPClient, p: dict[str, Any]) -> bool | dict[str, Any]:
+    """A role creation a crash cut: the newest role of that name is it."""
+    try:
+        roles = await http.get_roles(p["guild_id"])
+    except discord.HTTPException:
+        return False
+    named = [int(role["id"]) for role in roles if role.get("name") == p["name"]]
+    return {"role_id": max(named)} if named else False
+
+
+ALREADY_DONE["role.create"] = _role_made
+
+
+@executor("role.edit")
+async def _role_edit(http: HTTPClient, p: dict[str, Any]) -> None:
+    await http.edit_role(
+        p["guild_id"], p["role_id"], reason=p.get("reason"), permissions=p["permissions"]
+    )
+
+
+@executor("role.delete")
+async def _role_delete(http: HTTPClient, p: dict[str, Any]) -> None:
+    try:
+        await http.delete_role(p["guild_id"], p["role_id"], reason=p.get("reason"))
+    except discord.NotFound:
+        pass  # deleted already (by someone, or before a crash)
+
+
+@executor("onboarding.edit")
+async def _onboarding_edit(http: HTTPClient, p: dict[str, Any]) -> dict[str, Any]:
+    data = await http.edit_guild_onboarding(
+        p["guild_id"], prompts=p["prompts"], reason=p.get("reason")
+    )
+    return {"enabled": bool(data.get("enabled"))}
 
 
 #: A scheduled event's status: started.

@@ -19,7 +19,13 @@ from typing import Any
 
 import discord
 
+from bot.models.outbox import Priority
+from bot.services import outbox
+
 log = logging.getLogger(__name__)
+
+#: Discord's most tags a forum holds.
+MAX_FORUM_TAGS = 20
 
 #: Discord's (undocumented, commonly observed) limit of active threads in a server.
 GUILD_ACTIVE_THREADS = 1000
@@ -83,3 +89,19 @@ async def make_room(bot: Any, guild: discord.Guild, *, limit: int = GUILD_ACTIVE
         if archived:
             log.info("%s archived %d threads to make room", name, archived)
     return active_threads(guild) < limit
+
+
+async def archive(bot: Any, thread_ids: list[int], *, reason: str, within: float = 60.0) -> int:
+    """Archive these threads through the outbox, ahead of bulk work (room is made for
+    something a person waits for), and wait for Discord (at most ``within`` seconds).
+    Returns how many were archived."""
+    if not thread_ids:
+        return 0
+    async with bot.db.begin() as session:
+        stored = await outbox.enqueue_many(
+            session,
+            bot.clock.now(),
+            [outbox.thread_archive(i, reason=reason, priority=Priority.URGENT) for i in thread_ids],
+        )
+    ids = [s.queued.id for s in stored if s.queued is not None]
+    return int(await bot.outbox.wait(ids, within=within))

@@ -6,6 +6,7 @@ button that hands out the challenge's role."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.admin import attach_to_admin
+from bot.app import Refused
 from bot.db import Busy
 from bot.errors import HackbotError, NotFound
 from bot.i18n import t
@@ -30,6 +32,7 @@ from bot.interactions import (
 from bot.localization import L
 from bot.models import Challenge
 from bot.models.outbox import Priority
+from bot.outbox import overwrites_body
 from bot.services import challenges as service
 from bot.services import outbox
 from bot.services import problems as problem_service
@@ -38,6 +41,9 @@ if TYPE_CHECKING:
     from bot.app import HackBot
 
 log = logging.getLogger(__name__)
+
+#: The column of a challenge that holds each of its home's messages.
+HOME_MESSAGES = {"description": "pinned_message_id", "teams": "teams_message_id"}
 
 #: Many team changes within this many seconds become one edit of a challenge's listing.
 LISTING_DEBOUNCE_S = 1.0
@@ -370,112 +376,192 @@ class ChallengesCog(commands.Cog):
         }
 
     async def ensure_home(self, challenge_id: int) -> str:
-        """Create the challenge's channel (or forum post), role, and pinned messages if missing.
-        Returns "channel", "post", "existing" or "none" (no room at all)."""
+        """Create what is missing of the challenge's home: its role, its channel (or forum
+        post), its pinned description and teams message. Each part goes through the outbox,
+        one after the other (the next needs the one before), and is recorded as Discord makes
+        it: a home cut by a crash or a refusal is finished by the next call (repair), nothing
+        made twice. Returns "channel", "post", "existing", "none" (no room at all) or
+        "refused" (Discord refused a part: /admin repair finishes it)."""
         guild = self.bot.event_guild
         if guild is None:
             return "none"
         async with self._home_lock:
             async with self.bot.db.read() as session:
                 challenge = await service.get(session, challenge_id)
-                linked = len(await problem_service.linked_to(session, challenge_id))
-            if challenge.channel_id or challenge.thread_id:
+            if challenge.pinned_message_id and challenge.teams_message_id:
                 await self.refresh_description(challenge_id)
                 return "existing"
-            settings = self.bot.settings.challenges
-            channels = await guild.fetch_channels()
-            categories = self._challenge_categories(channels)
-            forum = discord.utils.get(
-                [c for c in channels if isinstance(c, discord.ForumChannel)], name=settings.forum
-            )
-            plan = service.plan_home(
-                channel_count=len(channels),
-                categories={
-                    name: len([c for c in channels if getattr(c, "category_id", None) == cat.id])
-                    for name, cat in categories.items()
-                },
-                base_category=self._category_base(),
-                forum_exists=forum is not None,
-                reserve=settings.channel_reserve,
-            )
-            reason = t("challenges.audit_reason", self.lang)
-            embed = description_embed(challenge, self.lang, linked)
-            view = follow_view(challenge.id, self.lang)
-            values: dict[str, Any] = {}
-            if plan.kind == "none":
-                log.error(
-                    "no room for challenge %s: the server has 500 channels and no forum",
-                    challenge.slug,
+            try:
+                kind = await self._make_home(guild, challenge)
+            except Refused as refused:
+                log.error("challenge %s: Discord refused its home: %s", challenge.slug, refused.why)
+                return "refused"
+        if kind != "none":
+            await self.refresh_listing(challenge_id)
+        return kind
+
+    async def _make_home(self, guild: discord.Guild, challenge: Challenge) -> str:
+        settings = self.bot.settings.challenges
+        reason = t("challenges.audit_reason", self.lang)
+        ref = functools.partial(service.home_ref, challenge.id)
+        # A home made again (drift repair) keeps the challenge's role when it still exists.
+        if not guild.get_role(challenge.role_id or 0) and settings.roles:
+            if service.role_fits(len(guild.roles), settings.role_reserve):
+                role = outbox.role_create(
+                    guild.id,
+                    name=challenge.name,
+                    reason=reason,
+                    priority=Priority.URGENT,
+                    on_done=service.HOME_MADE,
+                    ref=ref("role"),
+                    key=f"challenge-role:{challenge.id}",
                 )
-                return "none"
-            # A home made again (drift repair) keeps the challenge's role when it still exists.
-            role_id = challenge.role_id if guild.get_role(challenge.role_id or 0) else None
-            fits = service.role_fits(len(guild.roles), settings.role_reserve)
-            if role_id is None and settings.roles and fits:
-                role = await guild.create_role(
-                    name=challenge.name[:100], mentionable=False, reason=reason
-                )
-                role_id = role.id
-            elif role_id is None and settings.roles:
+                try:
+                    await self.bot.make(role)
+                except Refused as refused:  # Follow then adds to the home itself
+                    log.warning("challenge %s gets no role: %s", challenge.slug, refused.why)
+            else:
                 log.warning(
                     "role budget tight: challenge %s gets no role (Follow adds to its home)",
                     challenge.slug,
                 )
-            if plan.kind == "channel":
-                category = categories.get(plan.category or "")
-                if category is None:
-                    category = await guild.create_category(
-                        plan.category or self._category_base(),
-                        overwrites=self._public_overwrites(guild, posts=True),
-                        reason=reason,
+        home = challenge.channel_id or challenge.thread_id
+        kind = "channel" if challenge.channel_id else "post"
+        if not home:
+            kind = await self._make_place(guild, challenge, reason)
+            if kind == "none":
+                return kind
+        async with self.bot.db.read() as session:
+            challenge = await service.get(session, challenge.id)
+            linked = len(await problem_service.linked_to(session, challenge.id))
+        home = challenge.channel_id or challenge.thread_id
+        if home is None:  # the bot is stopping
+            return "none"
+        for part, embed, view in (
+            ("description", description_embed(challenge, self.lang, linked), True),
+            ("teams", teams_embed(challenge, [], self.lang), False),
+        ):
+            message_id = getattr(challenge, HOME_MESSAGES[part])
+            if message_id is None:
+                made = await self.bot.make(
+                    outbox.message_send(
+                        home,
+                        embeds=[embed.to_dict()],
+                        components=(
+                            follow_view(challenge.id, self.lang).to_components() if view else ()
+                        ),
+                        priority=Priority.URGENT,
+                        on_done=service.HOME_MADE,
+                        ref=ref(part),
+                        key=f"challenge-{part}:{challenge.id}",
                     )
-                home = await guild.create_text_channel(
-                    challenge.slug, category=category, topic=challenge.summary[:1024], reason=reason
                 )
-                message = await home.send(embed=embed, view=view)
-                await message.pin(reason=reason)
-                listing = await home.send(embed=teams_embed(challenge, [], self.lang))
-                await listing.pin(reason=reason)
-                values = {"channel_id": home.id, "thread_id": None}
-            else:
-                log.info(
-                    "channel budget tight (%d channels, reserve %d): challenge %s becomes a post in #%s",
-                    len(channels),
-                    settings.channel_reserve,
-                    challenge.slug,
-                    settings.forum,
-                )
-                if forum is None:
-                    forum = await guild.create_forum(
-                        settings.forum,
-                        topic=t("challenges.forum_topic", self.lang),
-                        overwrites=self._public_overwrites(guild, posts=False),
-                        reason=reason,
-                    )
-                created = await forum.create_thread(
-                    name=challenge.name[:100],
-                    embed=embed,
-                    view=view,
-                    auto_archive_duration=10080,
-                    reason=reason,
-                )
-                message = created.message
-                await message.pin(reason=reason)
-                listing = await created.thread.send(embed=teams_embed(challenge, [], self.lang))
-                await listing.pin(reason=reason)
-                values = {"channel_id": None, "thread_id": created.thread.id}
+                if made is None:
+                    return "none"
+                message_id = int(made["message_id"])
+            write = outbox.message_pin(home, message_id, reason=reason, priority=Priority.URGENT)
             async with self.bot.db.begin() as session:
-                await service.set_home(
-                    session,
-                    challenge_id,
-                    role_id=role_id,
-                    pinned_message_id=message.id,
-                    teams_message_id=listing.id,
-                    listing={"digest": service.listing_digest([]), "team_ids": []},
-                    **values,
+                await outbox.enqueue(session, self.bot.clock.now(), write)
+        return kind
+
+    async def _make_place(self, guild: discord.Guild, challenge: Challenge, reason: str) -> str:
+        """The challenge's channel, in a challenges category with room, or its post in the
+        challenges forum when the server runs short of channels ("none": no room at all)."""
+        settings = self.bot.settings.challenges
+        channels = await guild.fetch_channels()
+        categories = self._challenge_categories(channels)
+        forum = discord.utils.get(
+            [c for c in channels if isinstance(c, discord.ForumChannel)], name=settings.forum
+        )
+        plan = service.plan_home(
+            channel_count=len(channels),
+            categories={
+                name: len([c for c in channels if getattr(c, "category_id", None) == cat.id])
+                for name, cat in categories.items()
+            },
+            base_category=self._category_base(),
+            forum_exists=forum is not None,
+            reserve=settings.channel_reserve,
+        )
+        if plan.kind == "none":
+            log.error(
+                "no room for challenge %s: the server has 500 channels and no forum",
+                challenge.slug,
+            )
+            return "none"
+        made: dict[str, Any] | None
+        if plan.kind == "channel":
+            category = categories.get(plan.category or "")
+            if category is None:
+                name = plan.category or self._category_base()
+                category = await self.bot.make_channel(
+                    outbox.channel_create(
+                        guild.id,
+                        name=name,
+                        type=discord.ChannelType.category.value,
+                        overwrites=overwrites_body(self._public_overwrites(guild, posts=True)),
+                        reason=reason,
+                        priority=Priority.URGENT,
+                        key=f"challenge-category:{name}",
+                    )
                 )
-        await self.refresh_listing(challenge_id)
-        return plan.kind
+                if category is None:
+                    return "none"
+            made = await self.bot.make(
+                outbox.channel_create(
+                    guild.id,
+                    name=challenge.slug,
+                    type=discord.ChannelType.text.value,
+                    parent_id=category.id,
+                    topic=challenge.summary[:1024],
+                    reason=reason,
+                    priority=Priority.URGENT,
+                    on_done=service.HOME_MADE,
+                    ref=service.home_ref(challenge.id, "channel"),
+                    key=f"challenge-home:{challenge.id}",
+                )
+            )
+            return "none" if made is None else "channel"
+        log.info(
+            "channel budget tight (%d channels, reserve %d): challenge %s becomes a post in #%s",
+            len(channels),
+            settings.channel_reserve,
+            challenge.slug,
+            settings.forum,
+        )
+        if forum is None:
+            forum = await self.bot.make_channel(
+                outbox.channel_create(
+                    guild.id,
+                    name=settings.forum,
+                    type=discord.ChannelType.forum.value,
+                    topic=t("challenges.forum_topic", self.lang),
+                    overwrites=overwrites_body(self._public_overwrites(guild, posts=False)),
+                    reason=reason,
+                    priority=Priority.URGENT,
+                    key="challenge-forum",
+                )
+            )
+            if forum is None:
+                return "none"
+        async with self.bot.db.read() as session:
+            linked = len(await problem_service.linked_to(session, challenge.id))
+        made = await self.bot.make(
+            outbox.forum_post(
+                forum.id,
+                guild_id=guild.id,
+                name=challenge.name,
+                embeds=[description_embed(challenge, self.lang, linked).to_dict()],
+                components=follow_view(challenge.id, self.lang).to_components(),
+                auto_archive=10080,
+                reason=reason,
+                priority=Priority.URGENT,
+                on_done=service.HOME_MADE,
+                ref=service.home_ref(challenge.id, "post"),
+                key=f"challenge-home:{challenge.id}",
+            )
+        )
+        return "none" if made is None else "post"
 
     def _public_overwrites(self, guild: discord.Guild, *, posts: bool) -> dict:
         me = guild.me
@@ -614,10 +700,9 @@ class ChallengesCog(commands.Cog):
                     now=now,
                 )
             challenge_id, name = challenge.id, challenge.name
-        if modal.challenge_id is None:
-            kind = await self.ensure_home(challenge_id)
-        else:
-            await self.refresh_description(challenge_id)
+        # An edit also makes the home a challenge lacks (no room, or refused, before).
+        kind = await self.ensure_home(challenge_id)
+        if modal.challenge_id is not None and kind in ("channel", "post"):
             kind = "existing"
         async with self.bot.db.read() as session:
             challenge = await service.get(session, challenge_id)
@@ -625,6 +710,7 @@ class ChallengesCog(commands.Cog):
             "channel": "challenges.added.channel",
             "post": "challenges.added.post",
             "none": "challenges.added.no_room",
+            "refused": "challenges.added.refused",
         }.get(kind, "challenges.edited")
         text = t(key, lang, name=name, home=home_mention(challenge))
         if modal.on_done is not None:
@@ -667,15 +753,11 @@ class ChallengesCog(commands.Cog):
                     reason=reason,
                 )
             )
+        if role_id and guild.get_role(role_id) is not None:
+            writes.append(outbox.role_delete(guild.id, role_id, reason=reason))
         if writes:
             async with self.bot.db.begin() as session:
                 await outbox.enqueue_many(session, self.bot.clock.now(), writes)
-        try:
-            role = guild.get_role(role_id) if role_id else None
-            if role is not None:
-                await role.delete(reason=reason)
-        except discord.HTTPException:
-            log.warning("could not close the home of removed challenge %s", challenge_id)
 
 
 class ChallengeAdmin(commands.Cog):

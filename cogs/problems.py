@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot import threads
 from bot.admin import attach_to_admin
+from bot.app import Refused
 from bot.errors import HackbotError, InvalidInput, NotAllowed
 from bot.i18n import t
 from bot.interactions import (
@@ -34,7 +35,7 @@ from bot.interactions import (
 from bot.localization import L
 from bot.models.outbox import Priority
 from bot.models.problems import ProblemStatement, ProblemStatus
-from bot.outbox import eta_text
+from bot.outbox import eta_text, overwrites_body
 from bot.services import challenges as challenge_service
 from bot.services import outbox
 from bot.services import problems as service
@@ -469,34 +470,57 @@ class ProblemsCog(commands.Cog):
 
     # -- the forum and its posts ---------------------------------------------------------
 
-    async def forum(self, guild: discord.Guild) -> discord.ForumChannel:
+    async def forum(self, guild: discord.Guild) -> discord.ForumChannel | None:
+        """The problem statements forum, made (with the themes as tags) when missing. None
+        when Discord refused it or the bot is stopping: the statement is kept (the
+        organisers review it) without a post."""
+        try:
+            return await self._forum(guild)
+        except Refused as refused:
+            log.error("Discord refused the problem statements forum: %s", refused.why)
+            return None
+
+    async def _forum(self, guild: discord.Guild) -> discord.ForumChannel | None:
         settings = self.bot.settings.problems
         async with self._forum_lock:
             forum = discord.utils.get(guild.forums, name=settings.forum)
             reason = t("problems.audit_reason", self.lang)
             if forum is None:
                 me = guild.me
-                forum = await guild.create_forum(
-                    settings.forum,
-                    topic=t("problems.forum_topic", self.lang)[:1024],
-                    overwrites={
-                        # Members discuss and support posts; only the bot opens them (through /problem submit).
-                        guild.default_role: discord.PermissionOverwrite(
-                            view_channel=True, send_messages=False, send_messages_in_threads=True
+                made = await self.bot.make_channel(
+                    outbox.channel_create(
+                        guild.id,
+                        name=settings.forum,
+                        type=discord.ChannelType.forum.value,
+                        topic=t("problems.forum_topic", self.lang)[:1024],
+                        overwrites=overwrites_body(
+                            {
+                                # Members discuss and support posts; only the bot opens them
+                                # (through /problem submit).
+                                guild.default_role: discord.PermissionOverwrite(
+                                    view_channel=True,
+                                    send_messages=False,
+                                    send_messages_in_threads=True,
+                                ),
+                                me: discord.PermissionOverwrite(
+                                    view_channel=True,
+                                    send_messages=True,
+                                    send_messages_in_threads=True,
+                                    manage_threads=True,
+                                    embed_links=True,
+                                    read_message_history=True,
+                                ),
+                            }
                         ),
-                        me: discord.PermissionOverwrite(
-                            view_channel=True,
-                            send_messages=True,
-                            send_messages_in_threads=True,
-                            manage_threads=True,
-                            embed_links=True,
-                            read_message_history=True,
-                        ),
-                    },
-                    available_tags=[discord.ForumTag(name=theme) for theme in settings.themes],
-                    default_auto_archive_duration=1440,
-                    reason=reason,
+                        tags=settings.themes[: threads.MAX_FORUM_TAGS],
+                        reason=reason,
+                        priority=Priority.URGENT,
+                        key="problems-forum",
+                    )
                 )
+                if not isinstance(made, discord.ForumChannel):  # the bot is stopping
+                    return None
+                forum = made
                 log.info("created the problem statements forum #%s", forum.name)
             else:
                 missing = [
@@ -504,9 +528,8 @@ class ProblemsCog(commands.Cog):
                     for th in settings.themes
                     if discord.utils.get(forum.available_tags, name=th) is None
                 ]
-                if missing and len(forum.available_tags) + len(missing) <= 20:
-                    tags = [*forum.available_tags, *(discord.ForumTag(name=th) for th in missing)]
-                    forum = await forum.edit(available_tags=tags, reason=reason)  # type: ignore[assignment]
+                if missing and len(forum.available_tags) + len(missing) <= threads.MAX_FORUM_TAGS:
+                    forum = await self.bot.add_forum_tags(forum, missing, reason=reason)
             return forum
 
     async def make_room(self, guild: discord.Guild, limit: int | None = None) -> int:
@@ -523,16 +546,17 @@ class ProblemsCog(commands.Cog):
         over_server = len(active) + 1 - limit
         keep = min(cap - 1, len(posts) - max(0, over_server))
         victims = service.posts_to_archive(posts, max(0, keep))
-        archived: list[int] = []
-        for _, thread_id, _ in victims:
-            thread = guild.get_thread(thread_id)
-            if thread is None:
-                continue
-            try:
-                await thread.edit(archived=True, reason=t("problems.audit_reason", self.lang))
-                archived.append(thread_id)
-            except discord.HTTPException:
-                log.warning("could not archive statement post %s", thread_id)
+        archived = [
+            thread_id for _, thread_id, _ in victims if guild.get_thread(thread_id) is not None
+        ]
+        reason = t("problems.audit_reason", self.lang)
+        if await threads.archive(self.bot, archived, reason=reason) < len(archived):
+            # Which ones Discord refused is told by the gateway: only those archived count.
+            archived = [
+                thread_id
+                for thread_id in archived
+                if (thread := guild.get_thread(thread_id)) is None or thread.archived
+            ]
         if archived:
             async with self.bot.db.begin() as session:
                 await service.mark_posts_archived(session, archived)

@@ -35,6 +35,7 @@ from discord.ext import commands
 
 from bot import threads
 from bot.admin import attach_to_admin
+from bot.app import Refused
 from bot.commands_meta import localized_path
 from bot.db import Busy
 from bot.errors import HackbotError, InvalidInput
@@ -44,6 +45,7 @@ from bot.localization import L
 from bot.models.challenges import Challenge
 from bot.models.outbox import Priority
 from bot.models.teams import Team
+from bot.outbox import overwrites_body
 from bot.scheduler import JOB_TASK_PREFIX
 from bot.services import outbox
 from bot.services import submissions as service
@@ -56,14 +58,12 @@ log = logging.getLogger(__name__)
 
 FORM_TIMEOUT_S = 1800
 PREVIEW_TIMEOUT_S = 840  # an interaction token lives 15 minutes
-MAX_FORUM_TAGS = 20
 TAG_NAME_MAX = 20
 #: Workers of the gallery job: receipts and database writes overlap, posts take turns.
 PUBLISH_WORKERS = 4
 #: When gallery posts must be archived, up to this many more go at once (at most a fifteenth
-#: of gallery_active_posts), a few requests at a time.
+#: of gallery_active_posts).
 ARCHIVE_BATCH = 20
-ARCHIVE_AT_ONCE = 5
 #: Pauses before trying a gallery post or receipt again (then: at the next start).
 RETRY_DELAYS_S = (2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
 #: The outbox's done handler of a gallery post (made or updated).
@@ -477,26 +477,34 @@ class Publisher:
         async with self.bot.db.read() as session:
             tags = await self.tag_names(session)
         me = guild.me
-        forum = await guild.create_forum(
-            name,
-            topic=t("submissions.gallery.topic", self.lang)[:1024],
-            overwrites={
-                guild.default_role: discord.PermissionOverwrite(
-                    view_channel=True, send_messages=False, send_messages_in_threads=True
-                ),
-                me: discord.PermissionOverwrite(
-                    view_channel=True,
-                    send_messages=True,
-                    send_messages_in_threads=True,
-                    manage_threads=True,
-                    embed_links=True,
-                    read_message_history=True,
-                ),
-            },
-            available_tags=[discord.ForumTag(name=tag) for tag in tags],
-            default_auto_archive_duration=1440,
-            reason=t("submissions.audit_reason", self.lang),
+        overwrites = {
+            guild.default_role: discord.PermissionOverwrite(
+                view_channel=True, send_messages=False, send_messages_in_threads=True
+            ),
+            me: discord.PermissionOverwrite(
+                view_channel=True,
+                send_messages=True,
+                send_messages_in_threads=True,
+                manage_threads=True,
+                embed_links=True,
+                read_message_history=True,
+            ),
+        }
+        forum = await self.bot.make_channel(
+            outbox.channel_create(
+                guild.id,
+                name=name,
+                type=discord.ChannelType.forum.value,
+                topic=t("submissions.gallery.topic", self.lang)[:1024],
+                overwrites=overwrites_body(overwrites),
+                tags=tags,
+                reason=t("submissions.audit_reason", self.lang),
+                priority=Priority.URGENT,
+                key="gallery-forum",
+            )
         )
+        if not isinstance(forum, discord.ForumChannel):  # the bot is stopping
+            raise Refused("the gallery forum did not appear")
         log.info("created the gallery forum #%s with %d tags", forum.name, len(tags))
         return forum
 
@@ -515,8 +523,8 @@ class Publisher:
         for name, team_id in rows:
             sizes[name[:TAG_NAME_MAX]] += 1 if team_id else 0
         names = sorted(sizes, key=lambda n: (-sizes[n], n))
-        if len(names) > MAX_FORUM_TAGS:
-            names = [*names[: MAX_FORUM_TAGS - 1], self.other_tag]
+        if len(names) > threads.MAX_FORUM_TAGS:
+            names = [*names[: threads.MAX_FORUM_TAGS - 1], self.other_tag]
         return names
 
     @property
@@ -541,21 +549,16 @@ class Publisher:
     async def _add_tag(
         self, forum: discord.ForumChannel, name: str
     ) -> tuple[discord.ForumChannel, list[discord.ForumTag]]:
+        """The challenge's tag, added if there is room (one place kept for "other"), else the
+        "other" tag, added if needed."""
+        reason = t("submissions.audit_reason", self.lang)
+        if len(forum.available_tags) < threads.MAX_FORUM_TAGS - 1:
+            forum = await self.bot.add_forum_tags(forum, [name], reason=reason)
         tag = discord.utils.get(forum.available_tags, name=name)
-        if tag is None and len(forum.available_tags) < MAX_FORUM_TAGS - 1:
-            forum = await forum.edit(  # type: ignore[assignment]
-                available_tags=[*forum.available_tags, discord.ForumTag(name=name)],
-                reason=t("submissions.audit_reason", self.lang),
-            )
-            tag = discord.utils.get(forum.available_tags, name=name)
         if tag is None:
+            if len(forum.available_tags) < threads.MAX_FORUM_TAGS:
+                forum = await self.bot.add_forum_tags(forum, [self.other_tag], reason=reason)
             tag = discord.utils.get(forum.available_tags, name=self.other_tag)
-            if tag is None and len(forum.available_tags) < MAX_FORUM_TAGS:
-                forum = await forum.edit(  # type: ignore[assignment]
-                    available_tags=[*forum.available_tags, discord.ForumTag(name=self.other_tag)],
-                    reason=t("submissions.audit_reason", self.lang),
-                )
-                tag = discord.utils.get(forum.available_tags, name=self.other_tag)
         return forum, [tag] if tag else []
 
     async def publish(self, submission_id: int) -> bool:
@@ -710,7 +713,7 @@ class Publisher:
         under ``limit`` when another feature asks for room. Returns how many were archived.
 
         When it archives, it archives a few more (ARCHIVE_BATCH, at most a fifteenth of
-        the cap; a few requests at a time), so a rush of new posts does not pay one archive
+        the cap; through the outbox, ahead of bulk work), so a rush of new posts does not pay one archive
         each. Also registered as a room maker of
         :mod:`bot.threads`: a team that needs a thread for its space gets one before a
         project post stays active."""
@@ -733,21 +736,7 @@ class Publisher:
             oldest = await service.gallery_threads_by_age(session, list(ours))
         victims = oldest[: excess + min(ARCHIVE_BATCH, cap // 15)]
         reason = t("submissions.audit_reason", self.lang)
-
-        async def archive(thread_id: int) -> bool:
-            try:
-                await ours[thread_id].edit(archived=True, reason=reason)
-            except discord.HTTPException as error:
-                log.warning("could not archive gallery post %s: %s", thread_id, error)
-                return False
-            return True
-
-        archived = 0
-        for start in range(0, len(victims), ARCHIVE_AT_ONCE):
-            done = await asyncio.gather(
-                *(archive(thread_id) for thread_id in victims[start : start + ARCHIVE_AT_ONCE])
-            )
-            archived += sum(done)
+        archived = await threads.archive(self.bot, victims, reason=reason)
         if archived:
             log.info("archived %d gallery posts to stay within the active threads", archived)
         return archived

@@ -477,8 +477,8 @@ async def test_a_direct_message_cut_by_a_crash_is_not_sent_twice(start_sandbox):
 
 
 async def test_channels_threads_and_events_cut_by_a_crash_are_not_made_twice(start_sandbox):
-    """The bot dies right after Discord made its second channel (then its second thread, its
-    second scheduled event):
+    """The bot dies right after Discord made its second channel (then its second thread,
+    role, scheduled event):
     at the restart each creation it had not recorded is found on the server by name,
     type and parent, and its id handed on, instead of a second channel being made."""
     sb = await start_sandbox(bot_process=True, validate=False)
@@ -502,6 +502,10 @@ async def test_channels_threads_and_events_cut_by_a_crash_are_not_made_twice(sta
                 service.thread_create(int(hub), guild_id=guild_id, name=f"squad-{i}", key=f"t{i}")
                 for i in range(3)
             ],
+        ),
+        (
+            "POST /guilds/{guild_id}/roles",
+            [service.role_create(guild_id, name=f"Track {i}", key=f"r{i}") for i in range(3)],
         ),
     ):
         made = record(sb, route, "guild_id" if "guilds" in route else "channel_id")
@@ -548,6 +552,8 @@ async def test_channels_threads_and_events_cut_by_a_crash_are_not_made_twice(sta
     assert sorted(squads) == ["squad-0", "squad-1", "squad-2"]
     done = {r.payload["name"]: r.result["channel_id"] for r in rows if r.kind == "thread.create"}
     assert done == squads  # every id recorded, the cut one's too
+    tracks = {r["name"]: int(r["id"]) for r in sb.roles if r["name"].startswith("Track ")}
+    assert sorted(tracks) == ["Track 0", "Track 1", "Track 2"]
 
 
 async def test_writes_stored_by_a_transaction_apart_reach_the_worker(start_sandbox):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.models import AuditEntry, Challenge
 from bot.models.problems import ChallengeFollower, ProblemStatement, ProblemStatus
+from bot.services import outbox
 from bot.services import problems as problem_service
 from bot.services.similarity import fold
 
@@ -313,6 +314,49 @@ async def set_home(session: AsyncSession, challenge_id: int, **values: Any) -> N
         return
     for key, value in values.items():
         setattr(challenge, key, value)
+
+
+#: The outbox's done handler that records a part of a challenge's home (its role, channel or
+#: forum post, pinned description, teams message) as Discord makes it, in the same
+#: transaction: a home cut by a crash goes on from the parts recorded, none made twice.
+HOME_MADE = "challenges.home_made"
+
+#: Which of a challenge's columns a made part fills, by the part.
+HOME_PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "role": ("role_id", ("role_id",)),
+    "channel": ("channel_id", ("channel_id",)),
+    "post": ("channel_id", ("thread_id", "pinned_message_id")),  # a post opens with it
+    "description": ("message_id", ("pinned_message_id",)),
+    "teams": ("message_id", ("teams_message_id",)),
+}
+
+
+def home_ref(challenge_id: int, part: str) -> dict[str, Any]:
+    return {"challenge_id": challenge_id, "part": part}
+
+
+@outbox.on_done(HOME_MADE)
+async def _home_made(
+    session: AsyncSession,
+    now: datetime,
+    write: outbox.Claimed,
+    result: dict[str, Any] | None,
+    error: str | None,
+) -> None:
+    ref = write.payload["ref"]
+    if error is not None or result is None:
+        log.warning(
+            "challenge %s: Discord refused its %s: %s", ref["challenge_id"], ref["part"], error
+        )
+        return
+    challenge = await session.get(Challenge, int(ref["challenge_id"]))
+    if challenge is None:
+        return
+    source, columns = HOME_PARTS[ref["part"]]
+    for column in columns:
+        setattr(challenge, column, int(result[source]))
+    if ref["part"] == "teams":
+        challenge.listing = {"digest": listing_digest([]), "team_ids": []}
 
 
 async def by_home(session: AsyncSession, channel_id: int) -> Challenge | None:

@@ -398,17 +398,19 @@ def channel_create(
     parent_id: int | None = None,
     topic: str | None = None,
     overwrites: Sequence[dict[str, Any]] = (),
+    tags: Sequence[str] = (),
     reason: str | None = None,
     priority: Priority = Priority.NORMAL,
     on_done: str | None = None,
     ref: dict[str, Any] | None = None,
     key: str | None = None,
 ) -> Write:
-    """A channel in the server (Discord's ``type``: 0 text, 2 voice, 4 category), with its
-    permission ``overwrites`` (Discord's form: ``id``, ``type``, ``allow``, ``deny``). A
-    creation a crash cut is looked for (same name, type and category) before another is
-    made. The result is ``{"channel_id": ...}``; ``ref`` is kept for the ``on_done``
-    handler; ``key`` names the creation, so that it is never asked for twice."""
+    """A channel in the server (Discord's ``type``: 0 text, 2 voice, 4 category, 15 forum),
+    with its permission ``overwrites`` (Discord's form: ``id``, ``type``, ``allow``,
+    ``deny``) and, for a forum, its ``tags``. A creation a crash cut is looked for (same
+    name, type and category) before another is made. The result is ``{"channel_id": ...}``;
+    ``ref`` is kept for the ``on_done`` handler; ``key`` names the creation, so that it is
+    never asked for twice."""
     payload: dict[str, Any] = {
         "guild_id": guild_id,
         "name": name[:100],
@@ -419,6 +421,8 @@ def channel_create(
     }
     if topic:
         payload["topic"] = topic
+    if tags:
+        payload["available_tags"] = [{"name": tag[:20]} for tag in tags]
     if ref:
         payload["ref"] = ref
     return Write(
@@ -490,6 +494,124 @@ def channel_edit(
         payload,
         priority,
         coalesce_key=f"channel-edit:{channel_id}",
+    )
+
+
+def forum_tags(
+    forum_id: int,
+    tags: Sequence[dict[str, Any]],
+    *,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+    key: str | None = None,
+) -> Write:
+    """Set a forum's tags: the ones it keeps with their ``id``, new ones by ``name`` (20
+    characters at most, 20 tags at most). A newer change of the same forum's tags, while
+    this one waits, takes its place."""
+    return Write(
+        "channel.edit",
+        f"rename:{forum_id}",
+        {
+            "channel_id": forum_id,
+            "available_tags": [
+                {k: v for k, v in tag.items() if k in ("id", "name")} for tag in tags
+            ],
+            "reason": reason,
+        },
+        priority,
+        coalesce_key=key or f"forum-tags:{forum_id}",
+    )
+
+
+def role_create(
+    guild_id: int,
+    *,
+    name: str,
+    permissions: int | None = None,
+    mentionable: bool = False,
+    hoist: bool = False,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+    on_done: str | None = None,
+    ref: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> Write:
+    """A role in the server. A creation a crash cut is looked for (a role of the same name)
+    before another is made. The result is ``{"role_id": ...}``."""
+    payload: dict[str, Any] = {
+        "guild_id": guild_id,
+        "name": name[:100],
+        "mentionable": mentionable,
+        "hoist": hoist,
+        "reason": reason,
+    }
+    if permissions is not None:
+        payload["permissions"] = str(permissions)
+    if ref:
+        payload["ref"] = ref
+    return Write(
+        "role.create",
+        f"guild-roles:{guild_id}",
+        payload,
+        priority,
+        coalesce_key=key,
+        on_done=on_done,
+    )
+
+
+def role_edit(
+    guild_id: int,
+    role_id: int,
+    *,
+    permissions: int,
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    """Give a role these permissions (a newer edit of the role, while this one waits, takes
+    its place)."""
+    return Write(
+        "role.edit",
+        f"guild-roles:{guild_id}",
+        {
+            "guild_id": guild_id,
+            "role_id": role_id,
+            "permissions": str(permissions),
+            "reason": reason,
+        },
+        priority,
+        coalesce_key=f"role-edit:{role_id}",
+    )
+
+
+def role_delete(
+    guild_id: int, role_id: int, *, reason: str | None = None, priority: Priority = Priority.NORMAL
+) -> Write:
+    """Delete a role (one already gone counts as deleted); an edit of it still waiting is
+    superseded."""
+    return Write(
+        "role.delete",
+        f"guild-roles:{guild_id}",
+        {"guild_id": guild_id, "role_id": role_id, "reason": reason},
+        priority,
+        coalesce_key=f"role-edit:{role_id}",
+    )
+
+
+def onboarding_edit(
+    guild_id: int,
+    *,
+    prompts: Sequence[dict[str, Any]],
+    reason: str | None = None,
+    priority: Priority = Priority.NORMAL,
+) -> Write:
+    """Set the server's onboarding questions (all of them: the ones kept and the new). The
+    result is ``{"enabled": ...}``, whether onboarding is on."""
+    return Write(
+        "onboarding.edit",
+        f"onboarding:{guild_id}",
+        {"guild_id": guild_id, "prompts": list(prompts), "reason": reason},
+        priority,
+        coalesce_key=f"onboarding:{guild_id}",
     )
 
 

@@ -15,6 +15,7 @@ from bot.i18n import t
 from bot.interactions import is_organiser, lang_of, organiser_only, send
 from bot.localization import L
 from bot.services import help_queue as svc
+from bot.services import outbox
 from bot.services import teams as team_service
 from cogs.help import render, views
 from cogs.help.desk import desk_of
@@ -143,21 +144,17 @@ async def rate_flow(interaction: discord.Interaction, ticket_id: int, score: int
         log.info("rating %s★ of ticket %s not stored: %s", score, ticket_id, exc.key)
         return
     message = interaction.message
-    if message is not None:
-        try:
-            await message.edit(
-                content=t(
-                    "help.rate.thanks_public",
-                    bot.settings.event.language,
-                    who=f"<@{interaction.user.id}>",
-                    stars="★" * score + "☆" * (5 - score),
-                    number=ticket_id,
-                ),
-                view=None,
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
-        except discord.HTTPException as exc:
-            log.warning("could not update the rating message of ticket %s: %s", ticket_id, exc)
+    if message is not None:  # the rating card shows the stars, without its buttons
+        thanks = t(
+            "help.rate.thanks_public",
+            bot.settings.event.language,
+            who=f"<@{interaction.user.id}>",
+            stars="★" * score + "☆" * (5 - score),
+            number=ticket_id,
+        )
+        card = outbox.message_edit(message.channel.id, message.id, content=thanks, components=[])
+        async with bot.db.begin() as session:
+            await outbox.enqueue(session, bot.clock.now(), card)
 
 
 async def comment_flow(interaction: discord.Interaction, ticket_id: int, text: str) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import ChannelRefused
+from bot.app import Refused
 from bot.i18n import t
 from bot.models.help import HelpTicket
 from bot.models.outbox import Priority
@@ -107,7 +107,7 @@ class HelpDesk:
             )
             try:
                 channel = await self.bot.make_channel(write)
-            except ChannelRefused as refused:
+            except Refused as refused:
                 log.error("Discord refused to make the help queue #%s: %s", name, refused.why)
                 return None
             if not isinstance(channel, discord.TextChannel):

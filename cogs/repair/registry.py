@@ -132,3 +132,19 @@ async def give_role(
         async with bot.db.begin() as session:
             await outbox.enqueue_many(session, bot.clock.now(), writes)
     return len(writes)
+
+
+async def set_overwrite(bot: HackBot, channel_id: int, target: Any, allow: int, deny: int) -> None:
+    """Put a permission overwrite back on a channel (``target``: a role or a member),
+    through the outbox, waiting for it: the checks that follow read the channel again."""
+    await bot.make(
+        outbox.overwrite_set(
+            channel_id,
+            target.id,
+            allow=allow,
+            deny=deny,
+            member=not isinstance(target, discord.Role),
+            reason=reason(bot),
+            priority=Priority.URGENT,
+        )
+    )

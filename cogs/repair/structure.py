@@ -11,7 +11,7 @@ import discord
 from bot.guild_setup import bot_channels, ensure_structure
 from bot.services import repair as service
 from bot.services.repair import Fix, Remembered
-from cogs.repair.registry import give_role, reason, role_named, text_channel_named, who
+from cogs.repair.registry import give_role, role_named, set_overwrite, text_channel_named, who
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -104,9 +104,7 @@ async def check_channels(bot: HackBot, guild: discord.Guild) -> list[Fix]:
             if not service.lacks(wanted_bits, have_bits):
                 continue
             allow, deny = service.merge(wanted_bits, have_bits)
-            await channel.set_permissions(
-                target, overwrite=overwrite_of(allow, deny), reason=reason(bot)
-            )
+            await set_overwrite(bot, channel.id, target, allow, deny)
             fixes.append(
                 Fix(
                     "channel_permissions",
@@ -150,9 +148,7 @@ async def check_role_overwrites(bot: HackBot, guild: discord.Guild) -> list[Fix]
             lost = record.lost_overwrite(kind, role_kind, role.id)
             if lost is not None and service.lacks(lost, have):
                 have = service.merge(lost, have)
-                await channel.set_permissions(
-                    role, overwrite=overwrite_of(*have), reason=reason(bot)
-                )
+                await set_overwrite(bot, channel.id, role, *have)
                 fixes.append(Fix("role_overwrite", {"channel": channel.mention, "role": role.name}))
             if have != (0, 0):
                 now[kind][role_kind] = (role.id, *have)
@@ -164,9 +160,3 @@ async def check_role_overwrites(bot: HackBot, guild: discord.Guild) -> list[Fix]
 def pair_bits(overwrite: discord.PermissionOverwrite) -> tuple[int, int]:
     allow, deny = overwrite.pair()
     return allow.value, deny.value
-
-
-def overwrite_of(allow: int, deny: int) -> discord.PermissionOverwrite:
-    return discord.PermissionOverwrite.from_pair(
-        discord.Permissions(allow), discord.Permissions(deny)
-    )

@@ -11,16 +11,14 @@ import discord
 from bot.services import repair as service
 from bot.services import teams as team_service
 from bot.services.repair import Fix, TeamSpace
-from cogs.repair.registry import find_place, reason, who
-from cogs.repair.structure import overwrite_of, pair_bits
+from cogs.repair.registry import find_place, set_overwrite, who
+from cogs.repair.structure import pair_bits
 from cogs.teams import spaces
 
 if TYPE_CHECKING:
     from bot.app import HackBot
 
 log = logging.getLogger(__name__)
-
-MEMBER_TYPE = 1
 
 
 async def _left(guild: discord.Guild, user_id: int) -> bool:
@@ -172,9 +170,7 @@ async def _check_channels(
             wanted_bits, have_bits = pair_bits(wanted), pair_bits(channel.overwrites_for(target))
             if service.lacks(wanted_bits, have_bits):
                 allow, deny = service.merge(wanted_bits, have_bits)
-                await channel.set_permissions(
-                    target, overwrite=overwrite_of(allow, deny), reason=reason(bot)
-                )
+                await set_overwrite(bot, channel.id, target, allow, deny)
                 fixes.append(
                     Fix(
                         "team_space_permissions",
@@ -197,8 +193,6 @@ async def _check_channels(
         present = _member_overwrites(channel, guild.me.id)
         for user_id in drift.wrong:
             allow, deny = service.merge(pair_bits(grant), present[user_id])
-            await bot.http.edit_channel_permissions(
-                channel.id, user_id, str(allow), str(deny), MEMBER_TYPE, reason=reason(bot)
-            )
+            await set_overwrite(bot, channel.id, discord.Object(user_id), allow, deny)
         fixes.extend(_access_fixes(team, channel.mention, drift.missing, drift.wrong, drift.extra))
     return fixes

@@ -36,9 +36,7 @@ from sqlalchemy import select
 
 from bot import threads
 from bot.i18n import t
-from bot.models.outbox import Priority
 from bot.models.teams import Team
-from bot.services import outbox
 
 if TYPE_CHECKING:
     from bot.app import HackBot
@@ -171,17 +169,7 @@ class Headroom:
                 )
                 return 0
             reason = t("teams.space.audit_idle", self.bot.settings.event.language)
-            async with self.bot.db.begin() as session:
-                stored = await outbox.enqueue_many(
-                    session,
-                    self.bot.clock.now(),
-                    [
-                        outbox.thread_archive(thread_id, reason=reason, priority=Priority.URGENT)
-                        for thread_id in victims
-                    ],
-                )
-            ids = [s.queued.id for s in stored if s.queued is not None]
-            archived = await self.bot.outbox.wait(ids, within=60.0)
+            archived = await threads.archive(self.bot, victims, reason=reason)
             await self._seen_archived(guild, victims)
             log.info(
                 "team spaces: archived %d idle spaces (%d active threads now)",

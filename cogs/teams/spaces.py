@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import threads
-from bot.app import ChannelRefused
+from bot.app import Refused
 from bot.i18n import t
 from bot.models.outbox import Priority
 from bot.models.teams import Team
@@ -145,7 +145,7 @@ class SpaceManager:
 
     async def hub(self, guild: discord.Guild) -> discord.TextChannel | None:
         """The channel holding team threads: participants and mentors see it, only the bot
-        posts (None if the bot stops while it is made; ChannelRefused if Discord refuses it)."""
+        posts (None if the bot stops while it is made; Refused if Discord refuses it)."""
         settings = self.bot.settings
         existing = discord.utils.get(guild.text_channels, name=settings.formation.hub_channel)
         if existing is not None:
@@ -175,7 +175,7 @@ class SpaceManager:
             priority=Priority.URGENT,
             key=f"hub:{guild.id}",
         )
-        channel = await self.bot.make_channel(write)  # (ChannelRefused: see _create)
+        channel = await self.bot.make_channel(write)  # (Refused: see _create)
         if not isinstance(channel, discord.TextChannel):
             return None
         log.info("created the team hub #%s for team threads", channel.name)
@@ -225,7 +225,7 @@ class SpaceManager:
         at a stop: the outbox finishes it), or None when the server has no room."""
         try:
             return await self._place_and_create(guild, team, wanted, priority)
-        except ChannelRefused as refused:  # the hub or a new category
+        except Refused as refused:  # the hub or a new category
             await self._refused(team, refused.why)
             return await self._reread(team)
 
@@ -327,7 +327,7 @@ class SpaceManager:
         return await self._reread(team)
 
     async def _new_category(self, guild: discord.Guild, name: str) -> int | None:
-        """A new team category (None if the bot stops meanwhile; ChannelRefused if Discord
+        """A new team category (None if the bot stops meanwhile; Refused if Discord
         refuses it)."""
         write = outbox.channel_create(
             guild.id,
@@ -338,7 +338,7 @@ class SpaceManager:
             priority=Priority.URGENT,
             key=f"category:{guild.id}:{name}",
         )
-        made = await self.bot.make_channel(write)  # (ChannelRefused: see _create)
+        made = await self.bot.make_channel(write)  # (Refused: see _create)
         return made.id if made is not None else None
 
     async def _reread(self, team: Team) -> Team | None:

@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import ChannelRefused
+from bot.app import Refused
 from bot.errors import HackbotError
 from bot.i18n import t
 from bot.interactions import GuardedView, lang_of, send
@@ -62,7 +62,7 @@ async def board_channel(bot: HackBot) -> discord.TextChannel:
     )
     channel = await bot.make_channel(write)
     if not isinstance(channel, discord.TextChannel):
-        raise ChannelRefused(f"#{name} is not a text channel")
+        raise Refused(f"#{name} is not a text channel")
     return channel
 
 
@@ -358,13 +358,12 @@ async def answer_request(interaction: discord.Interaction, request_id: int, acce
         by=interaction.user.display_name,
         team=change.team_name,
     )
-    if interaction.message is not None:
-        try:
-            await interaction.message.edit(
-                content=text, view=None, allowed_mentions=discord.AllowedMentions.none()
-            )
-        except discord.HTTPException:
-            log.info("could not update the card of request %s", request_id)
+    if interaction.message is not None:  # the card shows the answer, without its buttons
+        card = outbox.message_edit(
+            interaction.message.channel.id, interaction.message.id, content=text, components=[]
+        )
+        async with bot.db.begin() as session:
+            await outbox.enqueue(session, bot.clock.now(), card)
     if kind == "request":
         space = await _space_text(bot, change.team_id, subject_lang) if accept else ""
         async with bot.db.begin() as session:

@@ -222,3 +222,37 @@ async def test_challenges_overflow_categories_then_become_forum_posts(start_sand
     assert [p["embeds"][0]["title"] for p in pins(posts[0])][:1] == [posts[0].name]
     # Roles: 250 - 200 reserve leaves room for a few; the others rely on the post's members.
     assert len(sb.roles) <= 250 - 200 + 1
+
+
+async def test_a_home_discord_refuses_half_way_is_finished_by_repair_nothing_made_twice(
+    start_sandbox,
+):
+    """Discord refuses the pinned description (its part of the home goes through the
+    outbox, recorded as each is made): the organiser is told to run repair, which posts
+    and pins what is missing; the role and channel made before are kept, not made again."""
+    sb = await start_sandbox(config(), rate_limits=FAST_CHANNELS)
+    org = await sb.add_member("org", roles=["Organiser"], locale="en-US")
+    sb.faults.routes = frozenset({"POST /channels/{channel_id}/messages"})
+    sb.faults.error_status = 403
+    sb.faults.fail_next = 1
+    done = await add_challenge(org, "Clean Water", "Safe water")
+    assert "Discord refused part of its home" in done.all_text and "/admin repair" in done.all_text
+    sb.faults.clear()
+    home = sb.channel("clean-water")
+    async with sb.bot.db.read() as session:
+        made = await challenge_service.find(session, "Clean Water")
+    assert made.channel_id == home.id and made.role_id == int(sb.role("Clean Water")["id"])
+    assert made.pinned_message_id is None and pins(home) == []
+
+    reply = await org.slash("admin repair")
+    assert "description" in reply.all_text
+    await eventually(sb, lambda: len(pins(home)) == 2)
+    assert [p["embeds"][0]["title"] for p in pins(home)] == [
+        "Clean Water",
+        "Teams working on Clean Water",
+    ]
+    assert len([m for m in home.messages if m.get("embeds")]) == 2  # (and 2 pin notices)
+    assert [c.name for c in sb.channels].count("clean-water") == 1
+    assert [r["name"] for r in sb.roles].count("Clean Water") == 1
+    again = await org.slash("admin repair")
+    assert "Clean Water" not in again.all_text
