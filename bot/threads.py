@@ -20,6 +20,7 @@ from typing import Any
 import discord
 
 from bot.models.outbox import Priority
+from bot.outbox import overwrites_body
 from bot.services import outbox
 
 log = logging.getLogger(__name__)
@@ -105,3 +106,45 @@ async def archive(bot: Any, thread_ids: list[int], *, reason: str, within: float
         )
     ids = [s.queued.id for s in stored if s.queued is not None]
     return int(await bot.outbox.wait(ids, within=within))
+
+
+async def make_forum(
+    bot: Any,
+    guild: discord.Guild,
+    *,
+    name: str,
+    topic: str,
+    tags: list[str],
+    reason: str,
+    key: str,
+) -> discord.ForumChannel | None:
+    """A forum whose posts only the bot opens and where everyone discusses (the problem
+    statements, the gallery), with ``tags``, made through the outbox and waited for. None if
+    the bot stops meanwhile; raises :class:`bot.app.Refused` if Discord refuses it."""
+    overwrites = {
+        guild.default_role: discord.PermissionOverwrite(
+            view_channel=True, send_messages=False, send_messages_in_threads=True
+        ),
+        guild.me: discord.PermissionOverwrite(
+            view_channel=True,
+            send_messages=True,
+            send_messages_in_threads=True,
+            manage_threads=True,
+            embed_links=True,
+            read_message_history=True,
+        ),
+    }
+    made = await bot.make_channel(
+        outbox.channel_create(
+            guild.id,
+            name=name,
+            type=discord.ChannelType.forum.value,
+            topic=topic[:1024],
+            overwrites=overwrites_body(overwrites),
+            tags=tags[:MAX_FORUM_TAGS],
+            reason=reason,
+            priority=Priority.URGENT,
+            key=key,
+        )
+    )
+    return made if isinstance(made, discord.ForumChannel) else None

@@ -35,7 +35,7 @@ from bot.interactions import (
 from bot.localization import L
 from bot.models.outbox import Priority
 from bot.models.problems import ProblemStatement, ProblemStatus
-from bot.outbox import eta_text, overwrites_body
+from bot.outbox import eta_text
 from bot.services import challenges as challenge_service
 from bot.services import outbox
 from bot.services import problems as service
@@ -486,41 +486,18 @@ class ProblemsCog(commands.Cog):
             forum = discord.utils.get(guild.forums, name=settings.forum)
             reason = t("problems.audit_reason", self.lang)
             if forum is None:
-                me = guild.me
-                made = await self.bot.make_channel(
-                    outbox.channel_create(
-                        guild.id,
-                        name=settings.forum,
-                        type=discord.ChannelType.forum.value,
-                        topic=t("problems.forum_topic", self.lang)[:1024],
-                        overwrites=overwrites_body(
-                            {
-                                # Members discuss and support posts; only the bot opens them
-                                # (through /problem submit).
-                                guild.default_role: discord.PermissionOverwrite(
-                                    view_channel=True,
-                                    send_messages=False,
-                                    send_messages_in_threads=True,
-                                ),
-                                me: discord.PermissionOverwrite(
-                                    view_channel=True,
-                                    send_messages=True,
-                                    send_messages_in_threads=True,
-                                    manage_threads=True,
-                                    embed_links=True,
-                                    read_message_history=True,
-                                ),
-                            }
-                        ),
-                        tags=settings.themes[: threads.MAX_FORUM_TAGS],
-                        reason=reason,
-                        priority=Priority.URGENT,
-                        key="problems-forum",
-                    )
+                # Members discuss and support posts; only the bot opens them (/problem submit).
+                forum = await threads.make_forum(
+                    self.bot,
+                    guild,
+                    name=settings.forum,
+                    topic=t("problems.forum_topic", self.lang),
+                    tags=list(settings.themes),
+                    reason=reason,
+                    key="problems-forum",
                 )
-                if not isinstance(made, discord.ForumChannel):  # the bot is stopping
+                if forum is None:  # the bot is stopping
                     return None
-                forum = made
                 log.info("created the problem statements forum #%s", forum.name)
             else:
                 missing = [

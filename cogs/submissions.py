@@ -45,7 +45,6 @@ from bot.localization import L
 from bot.models.challenges import Challenge
 from bot.models.outbox import Priority
 from bot.models.teams import Team
-from bot.outbox import overwrites_body
 from bot.scheduler import JOB_TASK_PREFIX
 from bot.services import outbox
 from bot.services import submissions as service
@@ -476,34 +475,16 @@ class Publisher:
     async def _create_forum(self, guild: discord.Guild, name: str) -> discord.ForumChannel:
         async with self.bot.db.read() as session:
             tags = await self.tag_names(session)
-        me = guild.me
-        overwrites = {
-            guild.default_role: discord.PermissionOverwrite(
-                view_channel=True, send_messages=False, send_messages_in_threads=True
-            ),
-            me: discord.PermissionOverwrite(
-                view_channel=True,
-                send_messages=True,
-                send_messages_in_threads=True,
-                manage_threads=True,
-                embed_links=True,
-                read_message_history=True,
-            ),
-        }
-        forum = await self.bot.make_channel(
-            outbox.channel_create(
-                guild.id,
-                name=name,
-                type=discord.ChannelType.forum.value,
-                topic=t("submissions.gallery.topic", self.lang)[:1024],
-                overwrites=overwrites_body(overwrites),
-                tags=tags,
-                reason=t("submissions.audit_reason", self.lang),
-                priority=Priority.URGENT,
-                key="gallery-forum",
-            )
+        forum = await threads.make_forum(
+            self.bot,
+            guild,
+            name=name,
+            topic=t("submissions.gallery.topic", self.lang),
+            tags=tags,
+            reason=t("submissions.audit_reason", self.lang),
+            key="gallery-forum",
         )
-        if not isinstance(forum, discord.ForumChannel):  # the bot is stopping
+        if forum is None:  # the bot is stopping
             raise Refused("the gallery forum did not appear")
         log.info("created the gallery forum #%s with %d tags", forum.name, len(tags))
         return forum
