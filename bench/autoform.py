@@ -14,6 +14,10 @@ challenge wishes, a popular head of challenges and a long tail). Then, exactly a
 * **plan** = inputs + match: what the organiser waits for before the preview (target < 2 s);
 * **apply**: ``bot.services.teams.apply_plan`` in one write transaction (the confirmed write).
 
+With ``--memory``, an extra plan and write (on a second, identical population) are traced
+with :mod:`tracemalloc`: the most memory Python allocated for each above what was held
+before it, the share of the bot's peak RSS that autoform is responsible for.
+
 The quality figures are the plan's own (:class:`bot.services.matching.Figures`).
 No bot process and no sandbox: this measures the database and the algorithm.
 """
@@ -109,6 +113,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write on this event loop, as the bot did before Database.write_apart (to compare "
         "the loop's longest wait)",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also report the most memory Python allocates for one plan and for its write "
+        "(tracemalloc, in an extra pass after the timed ones: it slows what it traces)",
     )
     parser.add_argument("--seed", type=int, default=1)
 
@@ -312,6 +322,34 @@ async def apply(
     return applied, took, longest * 1000
 
 
+async def traced(args: argparse.Namespace, settings: Any, now: Any, path: Path) -> dict[str, float]:
+    """Peak Python allocations (MB) of one plan and of its write, each above what was held
+    before it, on a fresh SQLite population like the timed one's."""
+    import tracemalloc
+
+    from bot.db import Database
+    from bot.migrations import ensure_schema
+
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await ensure_schema(db)
+        await populate(db, args, now)
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            plan, _, _ = await plan_once(db, settings, now)
+            plan_peak = tracemalloc.get_traced_memory()[1] - base
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            await apply(db, settings, now, plan)
+            apply_peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+    finally:
+        await db.dispose()
+    return {"plan_peak_mb": plan_peak / 1e6, "apply_peak_mb": apply_peak / 1e6}
+
+
 async def run(args: argparse.Namespace, report: Report) -> None:
     from sqlalchemy import func, select
 
@@ -354,6 +392,8 @@ async def run(args: argparse.Namespace, report: Report) -> None:
                         )
             finally:
                 await db.dispose()
+            if args.memory:
+                timings.update(await traced(args, settings, now, Path(tmp) / "traced.db"))
     _report(report, args, runs, timings, plan, applied, candidates)
 
 
@@ -385,6 +425,10 @@ def _report(
             None,
         )
     table.add("(set-up: bulk insert of members and profiles)", timings["populate_s"], None)
+    if "plan_peak_mb" in timings:
+        memory = report.table("most memory Python allocates (tracemalloc, MB)", ["step", "MB"])
+        memory.add("one plan (inputs + match)", timings["plan_peak_mb"])
+        memory.add("its write (apply_plan)", timings["apply_peak_mb"])
     figures = plan.figures
     quality = report.table("plan quality", ["figure", "value"])
     quality.add("candidates", candidates)

@@ -24,7 +24,7 @@ TINY = {
         "--max-rate", "9", "--step-seconds", "1", "--latency-ms", "5",
     ],
     "members": ["--members", "1200", "--baseline", "3", "--hold-seconds", "0"],
-    "autoform": ["--participants", "300", "--challenges", "6", "--repeat", "1"],
+    "autoform": ["--participants", "300", "--challenges", "6", "--repeat", "1", "--memory"],
     # The largest headroom leaves about 40 channels: the other spaces are private threads.
     "fanout": ["--teams", "60", "--headroom", "450", "--latency-ms", "5"],
     "submit": [
@@ -104,6 +104,8 @@ def check_autoform(data: dict) -> None:
     # The confirmed write put every planned person in a team, nobody twice.
     assert results["applied"]["placed"] == figures["placed"] == results["timings"]["placed_in_db"]
     assert results["applied"]["created"] == figures["new_teams"]
+    # --memory: the traced pass ran (its figures are what the README quotes).
+    assert 0 < results["timings"]["plan_peak_mb"] and 0 < results["timings"]["apply_peak_mb"]
 
 
 def check_fanout(data: dict) -> None:
