@@ -129,7 +129,11 @@ async def discord_server(openapi_validator):
     await server.stop()
 
 
-async def run_bot(config: Path, url: str, token: str, *, until=None, limit: float = 60):
+async def run_bot(
+    config: Path, url: str, token: str, *, ready: str | None = None, limit: float = 60
+):
+    """Run ``hackbot run``; with ``ready``, stop it (SIGTERM) once its log shows that line.
+    Returns (exit code, stdout, stderr)."""
     env = {k: v for k, v in os.environ.items() if k not in {"HACKBOT_CONFIG", "HACKBOT_LANG"}}
     env.update(DISCORD_TOKEN=token, HACKBOT_DISCORD_API=url, PYTHONPATH=str(ROOT))
     proc = await asyncio.create_subprocess_exec(
@@ -144,15 +148,20 @@ async def run_bot(config: Path, url: str, token: str, *, until=None, limit: floa
         env=env,
         cwd=str(config.parent),
     )
-    if until is not None:
+    seen = b""
+    if ready is not None:
+        assert proc.stderr is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        while not until() and proc.returncode is None:
-            assert loop.time() < deadline, "the bot did not get ready"
-            await asyncio.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
+        while ready.encode() not in seen:
+            line = await asyncio.wait_for(proc.stderr.readline(), deadline - loop.time())
+            if not line:
+                break  # the bot ended first: its log says why
+            seen += line
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
     out, err = await asyncio.wait_for(proc.communicate(), limit)
-    return proc.returncode, out.decode(), err.decode()
+    return proc.returncode, out.decode(), (seen + err).decode()
 
 
 async def test_run_with_a_rejected_token_is_one_clear_line(tmp_path, discord_server):
@@ -185,14 +194,15 @@ async def test_run_serves_the_guild_and_stops_cleanly_on_sigterm(tmp_path, disco
         config,
         url,
         DEFAULT_TOKEN,
-        until=lambda: (
-            bool(guild.commands)
-            and any(c.get("name") == "announcements" for c in guild.channels.values())
-        ),
+        ready="hackbot ready",
     )
     assert code == 0, err
     assert DEFAULT_TOKEN not in out + err  # the token never reaches the log
     assert "hackbot ready" in err
+    # Ready means served: the commands synced, the bot's channels made (through the outbox).
+    assert guild.commands
+    names = {c.get("name") for c in guild.channels.values()}
+    assert {"announcements", "organisers"} <= names, names
     assert (tmp_path / "hackbot.sqlite3").exists()
 
 
