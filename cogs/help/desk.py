@@ -200,7 +200,13 @@ class HelpDesk:
         if _state(ticket) != write.payload["ref"]["state"]:
             await self._edit_card(session, now, ticket)
 
-    async def _edit_card(self, session: AsyncSession, now: datetime, ticket: HelpTicket) -> None:
+    async def _edit_card(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        ticket: HelpTicket,
+        priority: Priority = Priority.NORMAL,
+    ) -> None:
         team = await session.get(Team, ticket.team_id)
         if team is None or ticket.card_message_id is None or ticket.card_channel_id is None:
             return
@@ -211,16 +217,17 @@ class HelpDesk:
             content=t("help.card.head." + ticket.status, self.lang, number=ticket.id),
             embeds=[embed.to_dict()],
             components=view.to_components() if view is not None else [],
+            priority=priority,
         )
         await outbox.enqueue(session, now, write)
 
-    async def update_card(self, ticket_id: int) -> None:
+    async def update_card(self, ticket_id: int, priority: Priority = Priority.NORMAL) -> None:
         """Show the ticket as it is now on its card (a card not posted yet is shown as it
         is when it is posted)."""
         async with self.bot.db.begin() as session:
             ticket = await session.get(HelpTicket, ticket_id)
             if ticket is not None:
-                await self._edit_card(session, self.bot.clock.now(), ticket)
+                await self._edit_card(session, self.bot.clock.now(), ticket, priority)
 
     async def ping(
         self,
@@ -384,7 +391,9 @@ class HelpDesk:
         ticket = claimed.ticket
         if claimed.space_channel_id is not None:
             await self.grant(ticket.team_id, int(ticket.claimed_by or 0))
-        await self.update_card(ticket.id)
+        # The mentor who claimed looks at the card next (Resolve, Release): ahead of the
+        # queue channel's other posts, as their access is.
+        await self.update_card(ticket.id, Priority.URGENT)
         await self.update_status(ticket.id)
         await self.tell_team(
             ticket.id, "help.team.claimed", ping_asker=True, mentor=f"<@{ticket.claimed_by}>"

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from cogs.help.desk import desk_of
 from sandbox.server import state as st
 from tests.cogs.test_registration import NOBODY
 from tests.cogs.test_teams import FAST_CHANNELS, registered
@@ -398,3 +399,38 @@ async def test_a_team_in_a_private_thread_gets_its_mentor_added_and_removed(star
     assert mia.id in space.thread_member_ids and sb.can_view(mia, space)
     await mia.click(card_of(sb, 1), "Resolve")
     assert mia.id not in space.thread_member_ids
+
+
+async def test_a_claimed_cards_edit_overtakes_the_queues_other_edits(start_sandbox):
+    """The mentor who claimed looks at the card next (Resolve, Release): its edit goes ahead
+    of the queue channel's ordinary edits, even when Discord paces that channel's edits."""
+    edits = "PATCH /channels/{channel_id}/messages/{message_id}"
+    sb = await start_sandbox(
+        CONFIG,
+        rate_limits={"bucket_overrides": {**FAST_CHANNELS["bucket_overrides"], edits: (1, 1.0)}},
+    )
+    askers = [await team(sb, f"Team {i}", f"cap{i}") for i in range(6)]
+    mia = await mentor(sb, "mia", "python")
+    for asker in askers:
+        reply = await asker.slash("help ask", topic="python", description="It breaks")
+        assert "Request **#" in reply.text
+    await sb.settle()
+    assert await sb.bot.outbox.idle(within=30)
+    queue = str(sb.channel("help-queue").id)
+    done: list[str] = []  # the queue's card edits, in the order Discord carried them out
+
+    def hook(route, call, _result) -> None:
+        if route == edits and call.params["channel_id"] == queue:
+            done.append(call.params["message_id"])
+
+    sb.server.after_handled.append(hook)
+    desk = desk_of(sb.bot)
+    for number in range(2, 7):  # ordinary edits of the other cards, waiting their turn
+        await desk.update_card(number)
+    claimed = await mia.click(card_of(sb, 1), "Claim")
+    assert "You took #1" in claimed.text
+    card = str(card_of(sb, 1)["id"])
+    assert await sb.bot.outbox.idle(within=30)
+    assert card in done[:2], (card, done)  # after at most the one already on its way
+    labels = [b["label"] for row in card_of(sb, 1)["components"] for b in row["components"]]
+    assert labels == ["Resolve", "Still helping", "Release"]
