@@ -122,6 +122,7 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         idle_rate = (cpu_seconds(pid) - idle) / args.idle_seconds if args.idle_seconds else 0.0
         sb.take_violations()
         requests = sb.rate_limiter.stats["requests"]
+        routes_before = sb.rate_limiter.stats["by_route"]
 
         cpu_start = cpu_seconds(pid)
         started = time.monotonic()
@@ -154,6 +155,11 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         cpu_used = cpu_seconds(pid) - cpu_start
         await sb.settle()
         requests = sb.rate_limiter.stats["requests"] - requests
+        by_route = {
+            route: n - routes_before.get(route, 0)
+            for route, n in sb.rate_limiter.stats["by_route"].items()
+            if n > routes_before.get(route, 0)
+        }
         linked = 0
         for i, record in enumerate(records):
             original = sb.server.messages.get(record.original_id or "") or {}
@@ -201,6 +207,7 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         visible=len(seen),
         linked=linked,
         requests=requests,
+        requests_by_route=by_route,
         wall_s=wall,
         bot_cpu_answers_s=answered_all_cpu,
         bot_cpu_s=cpu_used,
@@ -221,6 +228,10 @@ async def run(args: argparse.Namespace, report: Report) -> None:
     )
     for line in errors[:5]:
         report.note(f"bot error: {line}")
+    report.note(
+        "requests by route: "
+        + ", ".join(f"{route} {n}" for route, n in sorted(by_route.items(), key=lambda r: -r[1]))
+    )
 
 
 def _pair(summary: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ import contextlib
 import contextvars
 import heapq
 import logging
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,7 @@ DEFAULT_PACE: dict[str, tuple[int, float]] = {
     "edits": (5, 5.0),
     "channel": (5, 1.0),
     "thread": (5, 1.0),
+    "channels": (5, 10.0),  # a server's new channels: a slow bucket
 }
 FALLBACK_PACE = (5, 1.0)
 
@@ -1011,10 +1013,23 @@ class Outbox:
         return any(len(lane) for lane in self._lanes.values())
 
     def lane_eta(self, lane_key: str, ahead: int) -> float:
-        """Seconds until ``ahead`` more writes of a lane are done, at its learned pace."""
-        pace = self.learner.pace(lane_key)
-        wait = max(0.0, self.learner.blocked_until.get(lane_key, 0.0) - time.monotonic())
-        return wait + ahead / pace
+        """Seconds until ``ahead`` more writes of a lane are done, at its learned pace: what
+        the bucket has left goes now, then ``limit`` writes each time its window resets."""
+        now = time.monotonic()
+        wait = max(0.0, self.learner.blocked_until.get(lane_key, 0.0) - now)
+        bucket = self.learner.buckets.get(lane_key)
+        if bucket is None or bucket.limit <= 0:
+            return wait + ahead / self.learner.pace(lane_key)
+        if wait > 0:
+            left, reset = 0, wait
+        elif bucket.reset_at > now:  # the window Discord told of is still open
+            left, reset = bucket.remaining, bucket.reset_at - now
+        else:  # it ended: a fresh one starts with the next write
+            left, reset = bucket.limit, bucket.window
+        after = ahead - left
+        if after <= 0:
+            return wait
+        return reset + (math.ceil(after / bucket.limit) - 1) * bucket.window
 
     def estimate(self, queued: service.Queued | None) -> float:
         """Seconds until a write just stored is carried out (0 if it was coalesced away)."""

@@ -87,12 +87,30 @@ class SpaceManager:
         self._named: dict[int, str] = {}  # channel id -> the last name asked of the outbox
         self._catch_up: dict[int, asyncio.Task[None]] = {}  # team id -> delayed refresh
         self._no_room_said_at = -NO_ROOM_REPEAT_SECONDS
+        self._creating = 0  # spaces being made or waiting for their turn (one at a time)
         self._retries: dict[int, asyncio.Task[None]] = {}  # team id -> space tried again
         #: Keeps room under the active-thread limit for spaces that are threads.
         self.headroom = Headroom(bot)
 
     def _lock(self, team_id: int) -> asyncio.Lock:
         return self._locks.setdefault(team_id, asyncio.Lock())
+
+    def creation_eta(self) -> float:
+        """Seconds until a space asked for now exists: the spaces before it are made one at
+        a time, at the pace Discord allows the lane it goes to (channels or the hub's
+        threads), learned by the outbox."""
+        guild = self.guild()
+        if guild is None:
+            return 0.0
+        layout = self.layout(guild)
+        if team_spaces.place(layout).kind == "thread":
+            hub = discord.utils.get(
+                guild.text_channels, name=self.bot.settings.formation.hub_channel
+            )
+            lane = f"threads:{hub.id if hub is not None else 0}"
+        else:
+            lane = f"channels:{guild.id}"
+        return self.bot.outbox.lane_eta(lane, self._creating + 1)
 
     @property
     def reason(self) -> str:
@@ -230,6 +248,15 @@ class SpaceManager:
             return await self._reread(team)
 
     async def _place_and_create(
+        self, guild: discord.Guild, team: Team, wanted: set[int], priority: Priority
+    ) -> Team | None:
+        self._creating += 1
+        try:
+            return await self._place_in_turn(guild, team, wanted, priority)
+        finally:
+            self._creating -= 1
+
+    async def _place_in_turn(
         self, guild: discord.Guild, team: Team, wanted: set[int], priority: Priority
     ) -> Team | None:
         key = f"space:{team.id}"

@@ -170,9 +170,11 @@ async def challenge_autocomplete(
     return [app_commands.Choice(name=c.name[:100], value=str(c.id)) for c in found]
 
 
-#: How long a new team's answer says its space "is being made" before it says Discord is
-#: slow (the link replaces either once the space exists).
+#: How long past the time it was told a new team's answer says its space "is being made"
+#: before it says Discord is slow (the link replaces either once the space exists).
 SPACE_SLOW_S = 10.0
+#: From this wait on, the answer says how long the space will take ("in about 3 min").
+ETA_SAID_FROM_S = 45.0
 #: Background work started after an answer (kept referenced until it ends).
 _BACKGROUND: set[asyncio.Task[None]] = set()
 
@@ -204,7 +206,14 @@ async def answer_with_space(
         await send(interaction, text + t("teams.space_line", lang, space=f"<#{space_id}>"))
         after_change(bot, change)
         return
-    await send(interaction, text + t("teams.space_coming", lang))
+    # Spaces are made one at a time at Discord's pace: at a rush, say how long it takes.
+    eta = spaces.manager(bot).creation_eta()
+    if eta < ETA_SAID_FROM_S:
+        await send(interaction, text + t("teams.space_coming", lang))
+    else:
+        await send(interaction, text + t("teams.space_coming_eta", lang, eta=eta_text(eta, lang)))
+    # Past the time it was told (and a margin), the answer says Discord is slow.
+    slow_after = SPACE_SLOW_S + eta * 1.25
 
     async def show(line: str) -> None:
         try:
@@ -214,7 +223,7 @@ async def answer_with_space(
 
     async def then() -> None:
         making = asyncio.ensure_future(spaces.team_changed(bot, change.team_id))
-        done, _ = await asyncio.wait({making}, timeout=SPACE_SLOW_S)
+        done, _ = await asyncio.wait({making}, timeout=slow_after)
         said_late = not done
         if said_late:  # Discord is slow or refusing: say so, and keep waiting
             await show(t("teams.space_pending", lang))

@@ -95,6 +95,7 @@ class RateLimiter:
         self._global: _Window | None = None
         self._counts: Counter[str] = Counter()
         self._limited_routes: Counter[str] = Counter()
+        self._routes: Counter[str] = Counter()
         self._hits_since_prune = 0
 
     # -- configuration -----------------------------------------------------------------
@@ -121,6 +122,7 @@ class RateLimiter:
     ) -> dict[str, str]:
         now = self._now()
         self._counts["requests"] += 1
+        self._routes[f"{method.upper()} {route_template}"] += 1
         if global_exempt:
             self._counts["global_exempt"] += 1
         self._maybe_prune(now)
@@ -190,12 +192,14 @@ class RateLimiter:
     @property
     def stats(self) -> dict:
         """Counters: requests, rate_limited (all 429s), global_rate_limited,
-        global_exempt, and limited_by_route ({"METHOD /template": 429 count})."""
+        global_exempt, by_route ({"METHOD /template": requests}) and limited_by_route
+        ({"METHOD /template": 429 count})."""
         return {
             "requests": self._counts["requests"],
             "rate_limited": self._counts["rate_limited"],
             "global_rate_limited": self._counts["global_rate_limited"],
             "global_exempt": self._counts["global_exempt"],
+            "by_route": dict(self._routes),
             "limited_by_route": dict(self._limited_routes),
         }
 
@@ -205,3 +209,4 @@ class RateLimiter:
         self._global = None
         self._counts.clear()
         self._limited_routes.clear()
+        self._routes.clear()

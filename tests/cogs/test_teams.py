@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from cogs.teams.team_commands import SPACE_SLOW_S
 from sandbox.server import state as st
 from tests.cogs.test_registration import NOBODY, register
 
@@ -558,6 +559,31 @@ async def test_a_new_team_is_answered_before_discord_has_made_its_space(start_sa
     space = sb.channel("owls")
     assert f"Your team's private space: <#{space.id}>" in reply.text
     assert sb.can_send(ana, space)
+
+
+async def test_at_a_rush_a_new_team_is_told_how_long_its_space_takes(start_sandbox):
+    """Discord lets the bot make two channels a minute here (the first team's category and
+    channel use them): the second captain reads when their space will be ready (learned from
+    Discord's answers: when its window resets), not "in a moment", and the answer does not
+    say Discord is slow while that time has not passed."""
+    sb = await start_sandbox(SMALL)
+    sb.rate_limiter.buckets["POST /guilds/{guild_id}/channels"] = (2, 60.0)
+    sb.rate_limiter.reset()  # (the start-up's channels were counted at the usual pace)
+    ana = await registered(sb, "ana")
+    bob = await registered(sb, "bob")
+    sb.settle_after_interaction = False
+    await ana.slash("team create", name="Owls")
+    for _ in range(100):  # (discord.py holds the last request of a window until it resets)
+        if sb.has_channel("owls"):
+            break
+        await asyncio.sleep(0.1)
+    assert sb.has_channel("owls")  # the minute's two channels: "Teams" and this one
+    reply = await bob.slash("team create", name="Larks")
+    assert "private space is being made and will be ready in about 1 min" in reply.text, reply.text
+    await asyncio.sleep(SPACE_SLOW_S + 1)
+    assert "not ready yet" not in reply.text  # still within the time it was told
+    assert not sb.has_channel("larks")
+    sb.settle_after_interaction = True
 
 
 async def test_who_joins_while_discord_makes_the_space_is_in_it_once_it_exists(start_sandbox):
