@@ -39,9 +39,12 @@ async def send(
 ) -> None:
     """Answer an interaction whether or not it was already responded to.
 
-    Mentions are off unless the caller passes ``allowed_mentions``.
+    Mentions are off unless the caller passes ``allowed_mentions``; ``view=None`` means
+    no view (discord.py wants the argument left out).
     """
     kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    if "view" in kwargs and kwargs["view"] is None:
+        del kwargs["view"]
     if interaction.response.is_done():
         await interaction.followup.send(content, ephemeral=ephemeral, **kwargs)
     else:

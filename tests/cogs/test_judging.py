@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from datetime import timedelta
 
 import pytest
@@ -80,7 +81,7 @@ async def score(card, impact: int, craft: int):
     return await card.click("Save scores")
 
 
-async def test_rubric_cards_status_winners_and_a_timed_ceremony(start_sandbox):
+async def test_rubric_cards_status_winners_and_a_timed_ceremony(start_sandbox, caplog):
     sb = await start_sandbox(config(ceremony_interval_seconds=30))
     await projects(sb, 3)
     org = await sb.add_member("org", roles=["Organiser"])
@@ -111,6 +112,11 @@ async def test_rubric_cards_status_winners_and_a_timed_ceremony(start_sandbox):
     assert flagged.text.startswith("🚩 Flagged as absent for the organisers.")
     last = await score(flagged, 2, 2)
     assert last.text.endswith("Nothing left for you to judge in this round. Thank you!")
+    with caplog.at_level(logging.ERROR):
+        again = await judge.slash("judge next")  # asked again: the same answer, no card
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert again.ephemeral and not again.buttons and not again.embeds
+    assert again.text == "🎉 Nothing left for you to judge in this round. Thank you!"
 
     # A second judge, in French, starts with the projects nobody has scored yet.
     carte = await other.slash("judge next")
