@@ -68,6 +68,14 @@ GLOBAL_BURST = 5.0
 FAIR_SHARE = 4
 #: Completions are written in batches: at most this long after the write, or this many.
 FLUSH_EVERY_S = 0.05
+#: Kinds of write Discord carries out in an archived thread by bringing it back (it counts
+#: again among the server's active threads).
+BRINGS_THREADS_BACK = frozenset({"message.send", "message.pin", "thread.add", "thread.remove"})
+#: How long such a write waits, at the limit, before it looks again (room is being made).
+ROOM_WAIT_S = 0.5
+#: When no room could be made, such writes go without waiting for this long (they may meet
+#: Discord's refusal, and go again after a pause).
+NO_ROOM_PAUSE_S = 30.0
 FLUSH_MAX = 200
 #: Discord bans an IP for a while after 10,000 invalid requests (401, 403, 429) in 10 min.
 INVALID_WINDOW_S = 600.0
@@ -892,10 +900,16 @@ class Outbox:
         self._recording = 0  # writes whose outcome is being stored (and their handlers run)
         #: Called when Discord refuses a write because the server holds its limit of active
         #: threads (team spaces set it: they archive the idlest spaces); the write then
-        #: goes again after a short pause.
-        self.on_thread_limit: Callable[[], Awaitable[None]] | None = None
+        #: goes again after a short pause. True when there is room now.
+        self.on_thread_limit: Callable[[], Awaitable[bool]] | None = None
         #: Told of each message the outbox posted (channel id, message id).
         self.on_posted: Callable[[int, int], None] | None = None
+        #: Whether a write to this channel would bring an archived thread back while the
+        #: server is at its limit of active threads: such a write waits while room is made
+        #: (:attr:`on_thread_limit`) instead of meeting Discord's refusal.
+        self.would_overflow: Callable[[int], bool] | None = None
+        self._room: asyncio.Task[None] | None = None
+        self._no_room_until = 0.0  # nothing could be archived: writes meet Discord meanwhile
         db.on_commit(self._on_commit)
 
     # -- feeding --------------------------------------------------------------------
@@ -934,7 +948,7 @@ class Outbox:
         self._wake.set()
         if self._backlog_log is not None:
             self._backlog_log.cancel()
-        for task in (self._runner, self._flusher):
+        for task in (self._runner, self._flusher, self._room):
             if task is not None:
                 task.cancel()
         if self._tasks:
@@ -1167,6 +1181,10 @@ class Outbox:
             assert head is not None
             if paused and head != Priority.URGENT:
                 continue
+            if self._brings_back_at_limit(lane_key, lane.queues[head][0]):
+                self.learner.blocked_until[lane_key] = now + ROOM_WAIT_S
+                self._make_thread_room()
+                continue
             candidates.append((head, lane.queues[head][0], lane))
         if not candidates:
             self._forget_empty_lanes()
@@ -1193,6 +1211,33 @@ class Outbox:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return True
+
+    def _brings_back_at_limit(self, lane_key: str, write_id: int) -> bool:
+        if self.would_overflow is None or time.monotonic() < self._no_room_until:
+            return False
+        where = self._where.get(write_id)
+        if where is None or where[1] not in BRINGS_THREADS_BACK:
+            return False
+        target = lane_key.partition(":")[2]
+        return target.isdigit() and self.would_overflow(int(target))
+
+    def _make_thread_room(self) -> None:
+        """Archive idle spaces in the background (never in a write's slot: the archiving
+        writes need slots of their own)."""
+        if self.on_thread_limit is None or (self._room is not None and not self._room.done()):
+            return
+        self._room = asyncio.create_task(self._thread_room(), name="hackbot-job:thread-room")
+
+    async def _thread_room(self) -> None:
+        assert self.on_thread_limit is not None
+        room = False
+        try:
+            room = await self.on_thread_limit()
+        except Exception:
+            log.exception("outbox: making room for active threads failed")
+        if not room:  # nothing idle to archive: waiting would not help
+            self._no_room_until = time.monotonic() + NO_ROOM_PAUSE_S
+        self._wake.set()
 
     async def _claim(self, ids: list[int]) -> list[service.Claimed]:
         async with self.db.begin() as session:

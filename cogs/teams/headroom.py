@@ -11,7 +11,8 @@ longest and keeps room for those coming back:
 * every :data:`SWEEP_EVERY_S`, down to :data:`HEADROOM` active threads under the spaces'
   limit, so a team whose space was archived can bring it back by writing in it (Discord
   refuses that at the limit, 160006, and the member's message fails);
-* when the outbox meets 160006 (the bot had to post in, or add someone to, a space).
+* before the outbox brings an archived space back (a post, a member or mentor added) while
+  the server is at the spaces' limit, and when it meets 160006 all the same.
 
 Idleness is what the team did, read from Discord's list of active threads (one request for
 all): the time of each thread's last message. When that message is the bot's own (its
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -52,6 +54,8 @@ PROTECT_S = 600.0
 #: A space made since the bot started, in which no member wrote yet, is kept this long
 #: (seconds) before it may be archived.
 NEW_SPACE_PROTECT_S = 120.0
+#: How long a count of the active threads is used for :meth:`Headroom.would_overflow`.
+COUNT_EVERY_S = 0.1
 #: When room is made for a new space, this many more are archived, so a rush of new teams
 #: does not pay one look at Discord each.
 BATCH = 25
@@ -64,6 +68,7 @@ class Headroom:
         self._sweeper: asyncio.Task[None] | None = None
         #: thread id -> the id of the last message the bot posted in it (this process).
         self._bot_last: dict[int, int] = {}
+        self._active, self._counted_at = 0, -COUNT_EVERY_S  # active threads, when counted
 
     def bot_posted(self, channel_id: int, message_id: int) -> None:
         """The outbox posted a message (anywhere: only team spaces are ever looked up)."""
@@ -80,6 +85,7 @@ class Headroom:
             self._sweeper = asyncio.create_task(self._sweep_loop(), name="hackbot-spaces-sweep")
         self.bot.outbox.on_thread_limit = self.at_limit
         self.bot.outbox.on_posted = self.bot_posted
+        self.bot.outbox.would_overflow = self.would_overflow
 
     def close(self) -> None:
         if self._sweeper is not None:
@@ -88,6 +94,8 @@ class Headroom:
             self.bot.outbox.on_thread_limit = None
         if self.bot.outbox.on_posted == self.bot_posted:
             self.bot.outbox.on_posted = None
+        if self.bot.outbox.would_overflow == self.would_overflow:
+            self.bot.outbox.would_overflow = None
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -100,11 +108,28 @@ class Headroom:
             except Exception:
                 log.exception("team spaces: the idle sweep failed")
 
-    async def at_limit(self) -> None:
-        """The outbox met Discord's limit: make the sweep's room now."""
+    def would_overflow(self, channel_id: int) -> bool:
+        """A post in (or a member added to) this channel would bring an archived thread back
+        (the bot knows every active thread and channel: one it does not know is archived)
+        while the server's active threads are at the spaces' limit. The outbox then makes
+        room first (:meth:`at_limit`) rather than meet Discord's refusal (160006)."""
         guild = self.bot.event_guild
-        if guild is not None:
-            await self.archive_idlest(guild, self.target)
+        if guild is None or guild.get_channel_or_thread(channel_id) is not None:
+            return False
+        now = time.monotonic()
+        if now - self._counted_at > COUNT_EVERY_S:  # (asked for many writes in a row)
+            self._active, self._counted_at = threads.active_threads(guild), now
+        return self._active >= threads.SPACE_LIMIT
+
+    async def at_limit(self) -> bool:
+        """The outbox is at (or met) Discord's limit: make the sweep's room now. True when an
+        archived space may come back now (under the spaces' limit)."""
+        guild = self.bot.event_guild
+        if guild is None:
+            return True
+        await self.archive_idlest(guild, self.target)
+        self._counted_at = -COUNT_EVERY_S
+        return threads.active_threads(guild) < threads.SPACE_LIMIT
 
     async def make_room(self, guild: discord.Guild, limit: int | None = None) -> int:
         """Room maker: archive idle spaces so that one more thread fits under ``limit`` (the

@@ -162,6 +162,38 @@ async def test_autoform_waits_for_room_and_gives_every_team_its_space_in_order(
     assert len(sb.guild.active_threads()) <= threads.SPACE_LIMIT
 
 
+async def test_the_bot_makes_room_before_it_brings_a_space_back_at_the_limit(start_sandbox):
+    """Discord archived an idle space, and the server's other threads then filled it to
+    Discord's 1,000. The bot posts in that space (a broadcast, a receipt): instead of meeting
+    Discord's refusal (160006) and trying again, it archives idle spaces first, then posts;
+    the space is back, nothing is lost."""
+    from bot.services import outbox
+
+    sb = await start_sandbox(CONFIG, rate_limits=FAST_CHANNELS)
+    await fill_channels(sb)
+    await spaces_up_to_the_limit(sb, 5)
+    await sb.advance(minutes=60)  # every space is idle now
+    spaces = await spaces_of(sb)
+    back = sb.channel(spaces["Team 1"])
+    sb.server.update_channel(sb.guild, back.data, {"archived": True})  # Discord's auto-archive
+    hub = sb.channel("team-hub")
+    open_threads(
+        sb, hub.data, threads.GUILD_ACTIVE_THREADS - len(sb.guild.active_threads()), "more-", 11
+    )
+    await sb.settle()
+    assert len(sb.guild.active_threads()) == threads.GUILD_ACTIVE_THREADS
+    async with sb.bot.db.begin() as session:
+        await outbox.enqueue(
+            session, sb.bot.clock.now(), outbox.message_send(back.id, content="Demo time at 5")
+        )
+    await sb.settle()
+    assert await sb.bot.outbox.idle(within=20)
+    assert [m["content"] for m in back.messages][-1] == "Demo time at 5"
+    assert not back.data["thread_metadata"]["archived"]
+    assert sb.channel(spaces["Team 0"]).data["thread_metadata"]["archived"]  # room was made
+    assert not sb.server.violations  # Discord never refused
+
+
 async def test_discord_refuses_to_bring_a_thread_back_at_the_limit(start_sandbox):
     sb = await start_sandbox()
     ana = await sb.add_member("ana")
