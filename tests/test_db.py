@@ -396,3 +396,44 @@ async def test_a_read_that_meets_a_lock_gives_up_instead_of_freezing_the_bot(
         other.close()
     async with sqlite_db.read() as session:  # the lock gone, reads work again
         assert await _scalar(session, "SELECT 1") == 1
+
+
+def test_aiosqlite_still_queues_its_calls_as_the_inline_connection_expects() -> None:
+    """``InlineConnection`` replaces aiosqlite's private queue to its worker thread
+    (``Connection._tx``) with one that runs each call at once. It relies on the queue's
+    name and on the shape of what goes into it (``(future, function)`` pairs, read back as
+    such by the worker). An aiosqlite release that changes either fails here, instead of
+    SQLite reads hanging (a renamed queue no thread reads) or failing at run time."""
+    import inspect
+    import queue
+    import re
+    import sqlite3
+
+    import aiosqlite.core
+
+    connection = aiosqlite.core.Connection(lambda: sqlite3.connect(":memory:"), 64)
+    assert isinstance(connection._tx, queue.SimpleQueue)
+    source = inspect.getsource(aiosqlite.core.Connection)
+    puts = re.findall(r"\._tx\.(\w+)\((.*)\)", source)
+    assert puts, "aiosqlite no longer feeds its worker through Connection._tx"
+    for method, item in puts:
+        assert method == "put_nowait", (method, item)
+        assert re.fullmatch(r"\(future, [\w.]+\)", item), item
+    worker = inspect.getsource(aiosqlite.core._connection_worker_thread)
+    assert "future, function = tx.get()" in worker
+
+
+async def test_an_inline_connection_runs_every_call_on_the_loops_thread(tmp_path: Path) -> None:
+    """No worker thread: the connection, each call and the close run on the caller's thread,
+    and each call's future is settled before it is awaited (the await does not suspend)."""
+    from bot.db import inline_connect
+
+    connection = inline_connect(str(tmp_path / "inline.db"))
+    await asyncio.wait_for(connection, 5)
+    seen: list[int] = []
+    await asyncio.wait_for(connection._execute(lambda: seen.append(threading.get_ident())), 5)
+    cursor = await asyncio.wait_for(connection.execute("SELECT 41 + 1"), 5)
+    assert await cursor.fetchone() == (42,)
+    assert seen == [threading.get_ident()]
+    assert not connection._thread.is_alive()
+    await asyncio.wait_for(connection.close(), 5)
