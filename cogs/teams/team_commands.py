@@ -197,11 +197,13 @@ async def answer_with_space(
     change: team_service.Change,
     text: str,
     lang: str,
+    *,
+    new_team: bool = False,
 ) -> None:
     """Answer at once; the team's space follows in the background. A team whose space does
-    not exist yet reads that it is being made, and the answer gains its link once Discord
-    has made it (or says why it is late)."""
-    space_id = await _space_id(bot, change.team_id)
+    not exist yet (always so for a ``new_team``) reads that it is being made, and the answer
+    gains its link once Discord has made it (or says why it is late)."""
+    space_id = None if new_team else await _space_id(bot, change.team_id)
     if space_id is not None:
         await send(interaction, text + t("teams.space_line", lang, space=f"<#{space_id}>"))
         after_change(bot, change)
@@ -433,7 +435,12 @@ class Teams(commands.Cog):
                 description=description,
             )
         await answer_with_space(
-            interaction, self.bot, change, t("teams.created", lang, team=change.team_name), lang
+            interaction,
+            self.bot,
+            change,
+            t("teams.created", lang, team=change.team_name),
+            lang,
+            new_team=True,
         )
 
     @team.command(name=L("cmd.team.join.name"), description=L("cmd.team.join.description"))
