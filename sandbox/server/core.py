@@ -16,6 +16,7 @@ import logging
 import random
 import socket
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -125,10 +126,15 @@ class Violation:
     message: str
     errors: dict | None = None
     at: float = field(default_factory=time.time)
+    # The traceback when the sandbox itself failed on the request (a SandboxFault).
+    exception: str | None = None
 
     def __str__(self) -> str:
         detail = f" {json.dumps(self.errors)[:500]}" if self.errors else ""
-        return f"{self.method} {self.path} -> {self.status} {self.code} {self.message}{detail}"
+        crash = f"\n{self.exception}" if self.exception else ""
+        return (
+            f"{self.method} {self.path} -> {self.status} {self.code} {self.message}{detail}{crash}"
+        )
 
 
 class SandboxServer:
@@ -351,8 +357,11 @@ class SandboxServer:
         code: int,
         message: str,
         errors: dict | None = None,
+        exception: BaseException | None = None,
     ) -> Violation:
         violation = Violation(method, path, body, status, code, message, errors)
+        if exception is not None:
+            violation.exception = "".join(traceback.format_exception(exception)).rstrip()
         self.violations.append(violation)
         self.stats["rejected"] += 1
         log.warning("sandbox rejected: %s", violation)

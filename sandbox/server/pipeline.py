@@ -10,7 +10,9 @@ answer leaves. The driver's crash points use both.
 Handlers are registered with :func:`route` and receive a :class:`Call`. They return a
 JSON-able value (200), ``None`` (204) or ``(status, body)``, and raise
 :class:`sandbox.rules.errors.DiscordError` to refuse. Every refusal is recorded in
-``server.violations`` (except the 429s and 5xx the sandbox injects on purpose).
+``server.violations`` (except the 429s and 5xx the sandbox injects on purpose). A crash of
+the sandbox's own OpenAPI validator is a :class:`~sandbox.rules.errors.SandboxFault`: recorded
+with its traceback (``violation.exception``), never served as if the request were valid.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from sandbox.rules.errors import DiscordError, RateLimited
+from sandbox.rules.errors import DiscordError, RateLimited, SandboxFault
 
 if TYPE_CHECKING:
     from sandbox.server.core import SandboxServer
@@ -271,6 +273,7 @@ async def _pipeline(
             error.code,
             error.message,
             error.errors,
+            exception=error.exception if isinstance(error, SandboxFault) else None,
         )
         return done(json_response(error.status, error.body(), headers))
     if isinstance(result, tuple):
