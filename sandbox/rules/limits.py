@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sandbox.rules.errors import DiscordError, invalid_form_body
@@ -119,7 +119,15 @@ ONBOARDING_SENDABLE_CHANNELS_MIN = 5
 ONBOARDING_PROMPT_TYPES = (0, 1)  # MULTIPLE_CHOICE, DROPDOWN
 ONBOARDING_MODES = (0, 1)  # ONBOARDING_DEFAULT, ONBOARDING_ADVANCED
 
+# Uploads (docs, "Uploading Files"): "The file upload size limit applies to each file in a
+# request. The default limit is 10 MiB", higher only with a server's boost tier (the
+# sandbox's guild is not boosted). At most 10 attachments to a message (the ``attachments``
+# array of the OpenAPI description: maxItems 10).
+UPLOAD_SIZE_MAX = 10 * 1024 * 1024
+ATTACHMENTS_MAX = 10
+
 # JSON error codes
+REQUEST_ENTITY_TOO_LARGE = 40005
 MAX_PINS = 30003
 MAX_ROLES = 30005
 MAX_CHANNELS = 30013
@@ -331,6 +339,23 @@ def check_message(
         )
     ):
         raise DiscordError(400, EMPTY_MESSAGE, "Cannot send an empty message")
+
+
+def check_uploads(sizes: Sequence[int], *, limit: int = UPLOAD_SIZE_MAX) -> None:
+    """The files of one multipart request, by size in bytes: a file over the upload limit
+    is refused 413 / 40005 "Request entity too large", as Discord does; more than 10 files
+    are refused 400 / 50035 on ``attachments`` (the field Discord's description limits to
+    10; which field Discord names for the file parts themselves is not documented)."""
+    if any(size > limit for size in sizes):
+        raise DiscordError(413, REQUEST_ENTITY_TOO_LARGE, "Request entity too large")
+    if len(sizes) > ATTACHMENTS_MAX:
+        errs = ErrorTree()
+        errs.add(
+            ("attachments",),
+            "BASE_TYPE_MAX_LENGTH",
+            f"Must be {ATTACHMENTS_MAX} or fewer in length.",
+        )
+        errs.raise_if_any()
 
 
 def embed_size(embed: Mapping[str, Any]) -> int:

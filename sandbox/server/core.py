@@ -291,9 +291,13 @@ class SandboxServer:
     # -- lifecycle ----------------------------------------------------------
 
     def make_app(self) -> web.Application:
+        from sandbox.rules import limits
         from sandbox.server import pipeline
 
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        # Room for the most a message may carry (10 files of the upload limit each) and its
+        # JSON; a larger body is refused 413 / 40005 like a file over the limit.
+        max_body = limits.ATTACHMENTS_MAX * limits.UPLOAD_SIZE_MAX + 8 * 1024 * 1024
+        app = web.Application(client_max_size=max_body)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{attachment_id}/{filename}", self._serve_attachment)
         pipeline.add_routes(app, self)

@@ -64,7 +64,7 @@ ALLOWED_CALLBACKS = {
 }
 
 TOKEN_LIFETIME = timedelta(minutes=15)
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+ATTACHMENT_SIZE_LIMIT = limits.UPLOAD_SIZE_MAX
 
 
 def unknown_interaction() -> DiscordError:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from sandbox.rules import limits
 from sandbox.rules.errors import DiscordError, RateLimited, SandboxFault
 
 if TYPE_CHECKING:
@@ -118,11 +119,17 @@ async def _read_body(request: web.Request) -> tuple[Any, list[Upload], bytes, st
     content_type = request.content_type
     if request.method in ("GET", "HEAD") or not request.can_read_body:
         return None, [], b"", None
-    if content_type.startswith("multipart/"):
+    try:
         raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise DiscordError(
+            413, limits.REQUEST_ENTITY_TOO_LARGE, "Request entity too large"
+        ) from exc
+    if content_type.startswith("multipart/"):
         payload, files = _parse_multipart(raw, request.headers.get("Content-Type", ""))
+        # Discord refuses a file over the upload limit (413 / 40005) or more than 10 files.
+        limits.check_uploads([len(upload.data) for upload in files])
         return payload, files, raw, request.headers.get("Content-Type")
-    raw = await request.read()
     if not raw:
         return None, [], raw, content_type
     try:

@@ -53,3 +53,51 @@ async def test_a_crash_of_the_validator_is_a_violation_not_a_pass(
     (violation,) = server.reset_violations()
     assert violation.status == 400 and "RuntimeError: validator bug" in violation.exception
     assert server.channel_message_list(general_id(server)) == []  # not carried out
+
+
+# --- uploads ---------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def upload_form(sizes: list[int], content: str = "files") -> aiohttp.FormData:
+    import json
+
+    form = aiohttp.FormData()
+    attachments = [{"id": i, "filename": f"f{i}.bin"} for i in range(len(sizes))]
+    form.add_field(
+        "payload_json",
+        json.dumps({"content": content, "attachments": attachments}),
+        content_type="application/json",
+    )
+    for i, size in enumerate(sizes):
+        form.add_field(
+            f"files[{i}]",
+            b"x" * size,
+            filename=f"f{i}.bin",
+            content_type="application/octet-stream",
+        )
+    return form
+
+
+async def test_a_file_over_ten_mib_is_413_request_entity_too_large(
+    server: SandboxServer,
+) -> None:
+    path = f"/channels/{general_id(server)}/messages"
+    status, body = await call(server, "POST", path, data=upload_form([10 * MIB + 1]))
+    assert (status, body["code"], body["message"]) == (413, 40005, "Request entity too large")
+    assert [(v.status, v.code) for v in server.reset_violations()] == [(413, 40005)]
+    # Each file may weigh the limit: two files of 10 MiB pass (the limit is per file).
+    status, body = await call(server, "POST", path, data=upload_form([10 * MIB, 10 * MIB]))
+    assert status == 200 and [a["size"] for a in body["attachments"]] == [10 * MIB] * 2
+    assert len(server.channel_message_list(general_id(server))) == 1
+
+
+async def test_more_than_ten_files_are_refused(server: SandboxServer) -> None:
+    path = f"/channels/{general_id(server)}/messages"
+    status, body = await call(server, "POST", path, data=upload_form([3] * 11))
+    assert (status, body["code"]) == (400, 50035)
+    assert "attachments" in body["errors"]
+    assert [v.code for v in server.reset_violations()] == [50035]
+    status, _ = await call(server, "POST", path, data=upload_form([3] * 10))
+    assert status == 200

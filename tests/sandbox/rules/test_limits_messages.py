@@ -352,3 +352,15 @@ def test_modal_min_length_over_max_and_label_rules():
     assert codes_at(tree, "components", 1, "label") == ["BASE_TYPE_BAD_LENGTH"]
     assert codes_at(tree, "components", 1, "component", "label") == ["TEXT_INPUT_LABEL_NOT_ALLOWED"]
     assert codes_at(tree, "components", 2, "component") == ["BASE_TYPE_REQUIRED"]
+
+
+# --- uploads --------------------------------------------------------------------------
+
+
+def test_uploads_over_ten_mib_each_or_more_than_ten_files_are_refused():
+    limits.check_uploads([limits.UPLOAD_SIZE_MAX] * 10)
+    with pytest.raises(DiscordError) as info:
+        limits.check_uploads([1, limits.UPLOAD_SIZE_MAX + 1])
+    assert (info.value.status, info.value.code) == (413, 40005)
+    tree = form_errors(limits.check_uploads, [1] * 11)
+    assert codes_at(tree, "attachments") == ["BASE_TYPE_MAX_LENGTH"]
