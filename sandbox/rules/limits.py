@@ -330,15 +330,37 @@ def check_message(
                 )
     errs.raise_if_any()
 
-    if (
-        not is_edit
-        and not has_files
-        and not any(
-            payload.get(field)
-            for field in ("content", "embeds", "sticker_ids", "components", "poll", "attachments")
-        )
-    ):
+    if not is_edit and not has_files and not message_has_content(payload):
         raise DiscordError(400, EMPTY_MESSAGE, "Cannot send an empty message")
+
+
+def message_has_content(payload: Mapping[str, Any]) -> bool:
+    """Whether a message (payload or stored) shows anything: content, stickers, components,
+    a poll, attachments, or an embed with text or media. An embed with neither (say, only a
+    colour) shows nothing, so a message whose only embeds are such is empty (50006)."""
+    if any(payload.get(f) for f in ("content", "sticker_ids", "components", "poll", "attachments")):
+        return True
+    embeds = payload.get("embeds")
+    return isinstance(embeds, list) and any(
+        isinstance(e, Mapping) and embed_has_content(e) for e in embeds
+    )
+
+
+def embed_has_content(embed: Mapping[str, Any]) -> bool:
+    """Text (title, description, a field, footer text, author name) or media (image,
+    thumbnail or video URL): what makes an embed show something. A URL, colour, timestamp
+    or provider alone does not."""
+    if embed.get("title") or embed.get("description") or embed.get("fields"):
+        return True
+    for key, inner in (("footer", "text"), ("author", "name")):
+        part = embed.get(key)
+        if isinstance(part, Mapping) and part.get(inner):
+            return True
+    for key in ("image", "thumbnail", "video"):
+        part = embed.get(key)
+        if isinstance(part, Mapping) and part.get("url"):
+            return True
+    return False
 
 
 def check_uploads(sizes: Sequence[int], *, limit: int = UPLOAD_SIZE_MAX) -> None:

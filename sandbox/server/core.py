@@ -89,6 +89,7 @@ MESSAGE_FLAG_EPHEMERAL = 1 << 6
 MESSAGE_FLAG_LOADING = 1 << 7
 MESSAGE_FLAG_HAS_THREAD = 1 << 5
 MESSAGE_FLAG_SUPPRESS_EMBEDS = 1 << 2
+MESSAGE_FLAG_IS_COMPONENTS_V2 = 1 << 15
 
 # Guild member flags (Discord docs, "Guild Member Flags").
 MEMBER_FLAG_COMPLETED_ONBOARDING = 1 << 1
@@ -1177,9 +1178,45 @@ class SandboxServer:
 
         self.gateway.dispatch(event, payload, dm=dm, shape=shape)
 
+    @staticmethod
+    def _attachments_after_edit(message: dict, changes: dict) -> list[dict]:
+        if "attachments_resolved" in changes:
+            return list(changes["attachments_resolved"])
+        if changes.get("attachments") is not None:
+            keep = {str(a.get("id")) for a in changes["attachments"] if isinstance(a, dict)}
+            return [a for a in message["attachments"] if a["id"] in keep]
+        return list(message["attachments"])
+
+    def message_after_edit(self, message: dict, changes: dict) -> dict:
+        """The message an edit leaves, in the shape of a create payload: the stored
+        message with ``changes`` applied and the flags it keeps (IS_COMPONENTS_V2 is never
+        taken off once set; an edit may set it)."""
+        result: dict[str, Any] = {}
+        for key in ("content", "embeds", "components"):
+            result[key] = changes[key] if key in changes else message.get(key)
+        flags = int(message.get("flags") or 0)
+        if changes.get("flags") is not None:
+            flags |= int(changes["flags"]) & MESSAGE_FLAG_IS_COMPONENTS_V2
+        result["flags"] = flags
+        result["attachments"] = self._attachments_after_edit(message, changes)
+        if message.get("poll"):
+            result["poll"] = message["poll"]
+        if message.get("sticker_items"):
+            result["sticker_ids"] = [s["id"] for s in message["sticker_items"]]
+        return result
+
+    def check_edit(self, message: dict, changes: dict) -> None:
+        """Discord checks an edit as the whole message it leaves, with the stored flags: an
+        edit that empties it is 50006 "Cannot send an empty message", content or embeds
+        added to a Components V2 message are refused like at creation (50035)."""
+        from sandbox.rules import limits
+
+        limits.check_message(self.message_after_edit(message, changes))
+
     def edit_message(
         self, channel: dict, message: dict, changes: dict, *, dispatch: bool = True
     ) -> dict:
+        self.check_edit(message, changes)
         guild = self.channel_guild(channel)
         if "content" in changes or "allowed_mentions" in changes:
             content = changes.get("content", message["content"])
@@ -1200,18 +1237,16 @@ class SandboxServer:
         if "content" in changes:
             message["content"] = changes["content"] or ""
         if changes.get("flags") is not None:
-            # Only SUPPRESS_EMBEDS can be changed by an edit.
+            # An edit changes SUPPRESS_EMBEDS and may set IS_COMPONENTS_V2 (never unset it).
             suppress = MESSAGE_FLAG_SUPPRESS_EMBEDS
-            message["flags"] = (message["flags"] & ~suppress) | (int(changes["flags"]) & suppress)
+            new = int(changes["flags"])
+            message["flags"] = (message["flags"] & ~suppress) | (new & suppress)
+            message["flags"] |= new & MESSAGE_FLAG_IS_COMPONENTS_V2
         if "embeds" in changes:
             message["embeds"] = [self._normalize_embed(e) for e in changes["embeds"] or []]
         if "components" in changes:
             message["components"] = self._normalize_components(changes["components"] or [])
-        if "attachments_resolved" in changes:
-            message["attachments"] = changes["attachments_resolved"]
-        elif "attachments" in changes and changes["attachments"] is not None:
-            keep = {str(a.get("id")) for a in changes["attachments"]}
-            message["attachments"] = [a for a in message["attachments"] if a["id"] in keep]
+        message["attachments"] = self._attachments_after_edit(message, changes)
         message["flags"] &= ~MESSAGE_FLAG_LOADING
         message["edited_timestamp"] = st.iso(self.now())
         if dispatch and not message.get("_ephemeral"):

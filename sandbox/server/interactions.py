@@ -439,7 +439,6 @@ async def followup(call: Call) -> Any:
     ):
         # The first follow-up after a "thinking" defer fills in the deferred message.
         channel = server.find_channel(original["channel_id"])[1]
-        payload.pop("flags", None)
         message = server.edit_message(channel, original, payload)
         message["edited_timestamp"] = None
         record.completed = True
@@ -472,7 +471,6 @@ async def edit_webhook_message(call: Call) -> Any:
         kept = [a for a in message["attachments"] if a["id"] in kept_ids]
         payload["attachments_resolved"] = kept + attachments_from_upload(call, payload)
     channel = server.find_channel(message["channel_id"])[1]
-    payload.pop("flags", None)
     edited = server.edit_message(channel, message, payload)
     if message["id"] == record.original_id:
         record.completed = True

@@ -101,3 +101,59 @@ async def test_more_than_ten_files_are_refused(server: SandboxServer) -> None:
     assert [v.code for v in server.reset_violations()] == [50035]
     status, _ = await call(server, "POST", path, data=upload_form([3] * 10))
     assert status == 200
+
+
+# --- empty messages and edits checked as the whole message ----------------------------
+
+V2 = 1 << 15
+V2_BODY = {
+    "flags": V2,
+    "components": [{"type": 17, "components": [{"type": 10, "content": "a card"}]}],
+}
+
+
+async def test_an_embed_with_no_text_and_no_media_is_an_empty_message(
+    server: SandboxServer,
+) -> None:
+    path = f"/channels/{general_id(server)}/messages"
+    status, body = await call(server, "POST", path, json={"embeds": [{"color": 0x5865F2}]})
+    assert (status, body["code"], body["message"]) == (400, 50006, "Cannot send an empty message")
+    assert [v.code for v in server.reset_violations()] == [50006]
+    image = {"color": 1, "image": {"url": "https://example.com/a.png"}}
+    assert (await call(server, "POST", path, json={"embeds": [image]}))[0] == 200
+
+
+async def test_an_edit_that_empties_the_message_is_refused(server: SandboxServer) -> None:
+    path = f"/channels/{general_id(server)}/messages"
+    _, sent = await call(server, "POST", path, json={"content": "hi", "embeds": [{"title": "t"}]})
+    edit = f"{path}/{sent['id']}"
+    assert (await call(server, "PATCH", edit, json={"content": ""}))[0] == 200  # the embed stays
+    status, body = await call(server, "PATCH", edit, json={"embeds": []})
+    assert (status, body["code"]) == (400, 50006)
+    status, body = await call(server, "PATCH", edit, json={"embeds": [{"color": 1}]})
+    assert (status, body["code"]) == (400, 50006)
+    assert [v.code for v in server.reset_violations()] == [50006, 50006]
+    assert server.messages[sent["id"]]["embeds"][0]["title"] == "t"  # left as it was
+
+
+async def test_content_added_to_a_components_v2_message_is_refused(server: SandboxServer) -> None:
+    path = f"/channels/{general_id(server)}/messages"
+    _, sent = await call(server, "POST", path, json=V2_BODY)
+    edit = f"{path}/{sent['id']}"
+    status, body = await call(server, "PATCH", edit, json={"content": "plain text"})
+    assert (status, body["code"]) == (400, 50035)
+    codes = [e["code"] for e in body["errors"]["content"]["_errors"]]
+    assert codes == ["MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2"]
+    # The flag stays whatever the edit says, so taking the components away empties it.
+    status, body = await call(server, "PATCH", edit, json={"flags": 0, "components": []})
+    assert (status, body["code"]) == (400, 50006)
+    assert [v.code for v in server.reset_violations()] == [50035, 50006]
+    assert (
+        server.messages[sent["id"]]["flags"] & V2 and server.messages[sent["id"]]["content"] == ""
+    )
+    # A classic message becomes a V2 one when the edit sets the flag and clears the content.
+    _, classic = await call(server, "POST", path, json={"content": "old"})
+    status, edited = await call(
+        server, "PATCH", f"{path}/{classic['id']}", json={**V2_BODY, "content": ""}
+    )
+    assert status == 200 and edited["flags"] & V2

@@ -364,3 +364,25 @@ def test_uploads_over_ten_mib_each_or_more_than_ten_files_are_refused():
     assert (info.value.status, info.value.code) == (413, 40005)
     tree = form_errors(limits.check_uploads, [1] * 11)
     assert codes_at(tree, "attachments") == ["BASE_TYPE_MAX_LENGTH"]
+
+
+@pytest.mark.parametrize(
+    "embed, shows",
+    [
+        ({"color": 5, "url": "https://example.com", "timestamp": "2026-01-01T00:00:00Z"}, False),
+        ({"fields": [], "image": {"url": ""}}, False),
+        ({"title": "t"}, True),
+        ({"fields": [{"name": "n", "value": "v"}]}, True),
+        ({"footer": {"text": "f"}}, True),
+        ({"author": {"name": "a"}}, True),
+        ({"thumbnail": {"url": "https://example.com/t.png"}}, True),
+    ],
+)
+def test_an_embed_without_text_or_media_is_empty(embed, shows):
+    assert limits.embed_has_content(embed) is shows
+    if shows:
+        limits.check_message({"embeds": [embed]})
+    else:
+        with pytest.raises(DiscordError) as info:
+            limits.check_message({"embeds": [embed]})
+        assert info.value.code == 50006
