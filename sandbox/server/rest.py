@@ -960,6 +960,15 @@ async def typing(call: Call) -> Any:
 # -- messages ----------------------------------------------------------------------
 
 
+def _require_embed_links(payload: dict, perms: int) -> None:
+    """A bot's message with embeds needs EMBED_LINKS in the channel, else 50013 (the
+    permission is also implicitly gone without the sending permission). Interaction
+    responses and their webhooks are not checked: Discord does not document how it
+    computes these two permissions there."""
+    if payload.get("embeds") and not perms & P.EMBED_LINKS:
+        raise missing_permissions()
+
+
 def _check_can_post(call: Call, guild: st.GuildState | None, channel: dict, payload: dict) -> None:
     server = call.server
     if guild is None:
@@ -981,6 +990,7 @@ def _check_can_post(call: Call, guild: st.GuildState | None, channel: dict, payl
         server.update_channel(guild, channel, {"archived": False})
     if call.files and not perms & P.ATTACH_FILES:
         raise missing_permissions()
+    _require_embed_links(payload, perms)
     if payload.get("message_reference") and not perms & P.READ_MESSAGE_HISTORY:
         raise missing_permissions()
     if payload.get("tts") and not perms & P.SEND_TTS_MESSAGES:
@@ -1141,6 +1151,8 @@ async def edit_message(call: Call) -> Any:
         if set(payload) - {"flags"}:
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         _require_view(call, guild, channel, P.MANAGE_MESSAGES)
+    elif guild is not None:
+        _require_embed_links(payload, server.bot_channel_perms(guild, channel))
     limits.check_message(payload, is_edit=True, has_files=bool(call.files))
     if call.files:
         kept_ids = {str(a.get("id")) for a in payload.get("attachments") or []}
@@ -1314,9 +1326,10 @@ async def start_thread(call: Call) -> Any:
     limits.check_thread_create(len(guild.active_threads()), payload)
     bot_id = server.bot_user["id"]
     if parent["type"] in (st.GUILD_FORUM, st.GUILD_MEDIA):
-        _require_view(call, guild, parent, P.SEND_MESSAGES)
+        perms = _require_view(call, guild, parent, P.SEND_MESSAGES)
         message_payload = dict(payload.get("message") or {})
         limits.check_message(message_payload, has_files=bool(call.files))
+        _require_embed_links(message_payload, perms)
         tags = [str(t) for t in payload.get("applied_tags") or []]
         known = {t["id"] for t in parent.get("available_tags", [])}
         if any(t not in known for t in tags):

@@ -157,3 +157,25 @@ async def test_content_added_to_a_components_v2_message_is_refused(server: Sandb
         server, "PATCH", f"{path}/{classic['id']}", json={**V2_BODY, "content": ""}
     )
     assert status == 200 and edited["flags"] & V2
+
+
+# --- EMBED_LINKS -------------------------------------------------------------------------
+
+
+async def test_embeds_need_embed_links_in_the_channel(server: SandboxServer) -> None:
+    guild = server.guild()
+    channel = guild.channel_by_name("general")
+    # @everyone may embed links by default: an overwrite takes it from the bot here.
+    server.set_overwrite(guild, channel, server.bot_user["id"], 1, allow=0, deny=1 << 14)
+    path = f"/channels/{channel['id']}/messages"
+    card = {"embeds": [{"title": "Team Owls"}]}
+    status, body = await call(server, "POST", path, json=card)
+    assert (status, body["code"], body["message"]) == (403, 50013, "Missing Permissions")
+    status, sent = await call(server, "POST", path, json={"content": "plain"})
+    assert status == 200
+    status, body = await call(server, "PATCH", f"{path}/{sent['id']}", json=card)
+    assert (status, body["code"]) == (403, 50013)
+    assert [v.code for v in server.reset_violations()] == [50013, 50013]
+    assert [m["embeds"] for m in server.channel_message_list(channel["id"])] == [[]]
+    server.delete_overwrite(guild, channel, server.bot_user["id"])
+    assert (await call(server, "POST", path, json=card))[0] == 200
