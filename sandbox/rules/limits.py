@@ -1122,6 +1122,53 @@ def check_command_creates_today(created_today: int) -> None:
         )
 
 
+# --- autocomplete results -----------------------------------------------------------
+
+
+def focused_option_type(data: Mapping[str, Any]) -> int | None:
+    """The type of the option being typed in, from an autocomplete interaction's ``data``
+    (``focused: true``, at any depth of subcommand groups and subcommands)."""
+    stack = list(data.get("options") or [])
+    while stack:
+        option = stack.pop()
+        if not isinstance(option, Mapping):
+            continue
+        if option.get("focused"):
+            kind = option.get("type")
+            return kind if _is_int(kind) else None
+        stack.extend(option.get("options") or [])
+    return None
+
+
+def check_autocomplete_choices(choices: Any, option_type: int | None) -> None:
+    """The ``data.choices`` of an APPLICATION_COMMAND_AUTOCOMPLETE_RESULT: at most 25, each
+    a name of 1 to 100 characters and a value of the focused option's type (a string of
+    at most 100 characters, an integer, or a number), as for a command's own choices."""
+    errs = ErrorTree()
+    base: Path = ("data", "choices")
+    items = _list(errs, base, choices)
+    if items is None:
+        errs.raise_if_any()
+        return
+    _list_max(errs, base, items, COMMAND_CHOICES_MAX)
+    for i, choice in enumerate(items):
+        path: Path = (*base, i)
+        if _dict(errs, path, choice) is None:
+            continue
+        _check_localized(errs, path, "name", choice, _choice_name)
+        value = choice.get("value")
+        vpath: Path = (*path, "value")
+        if value is None:
+            errs.add(vpath, "BASE_TYPE_REQUIRED", "This field is required")
+        elif option_type == STRING:
+            _max_len(errs, vpath, value, COMMAND_CHOICE_STRING_VALUE_MAX)
+        elif option_type == INTEGER:
+            _int_range(errs, vpath, value, -NUMBER_ABS_MAX, NUMBER_ABS_MAX)
+        elif option_type == NUMBER and not _is_number(value):
+            errs.add(vpath, "NUMBER_TYPE_COERCE", f'Value "{value}" is not a valid number.')
+    errs.raise_if_any()
+
+
 # --- guild resources ----------------------------------------------------------------
 
 

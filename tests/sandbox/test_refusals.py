@@ -179,3 +179,73 @@ async def test_embeds_need_embed_links_in_the_channel(server: SandboxServer) -> 
     assert [m["embeds"] for m in server.channel_message_list(channel["id"])] == [[]]
     server.delete_overwrite(guild, channel, server.bot_user["id"])
     assert (await call(server, "POST", path, json=card))[0] == 200
+
+
+# --- autocomplete choices ------------------------------------------------------------------
+
+
+def autocomplete(server: SandboxServer, option_type: int) -> Any:
+    """An autocomplete interaction on ``/team join <option>`` (typed "ab") and its callback URL."""
+    guild = server.guild()
+    ana = server.add_member(guild, "ana")
+    focused = {"name": "team", "type": option_type, "value": "ab", "focused": True}
+    data = {
+        "id": "1",
+        "name": "team",
+        "type": 1,
+        "options": [{"name": "join", "type": 1, "options": [focused]}],
+    }
+    record = server.interactions.create(
+        guild=guild,
+        channel=guild.channel_by_name("general"),
+        user_id=ana["user"]["id"],
+        interaction_type=4,
+        data=data,
+    )
+    return f"/interactions/{record.id}/{record.token}/callback"
+
+
+def answer(*choices: dict) -> dict:
+    return {"type": 8, "data": {"choices": list(choices)}}
+
+
+@pytest.mark.parametrize(
+    "option_type, value, code",
+    [
+        (3, 7, "BASE_TYPE_STRING"),  # a string option answered with a number
+        (3, "x" * 101, "BASE_TYPE_MAX_LENGTH"),
+        (4, "7", "NUMBER_TYPE_COERCE"),  # an integer option answered with a string
+        (4, 1.5, "NUMBER_TYPE_COERCE"),
+        (10, "1.5", "NUMBER_TYPE_COERCE"),
+    ],
+)
+async def test_autocomplete_values_must_fit_the_focused_option(
+    server: SandboxServer, option_type: int, value: Any, code: str
+) -> None:
+    url = autocomplete(server, option_type)
+    status, body = await call(server, "POST", url, json=answer({"name": "Owls", "value": value}))
+    assert (status, body["code"]) == (400, 50035)
+    errors = body["errors"]["data"]["choices"]["0"]["value"]["_errors"]
+    assert [e["code"] for e in errors] == [code]
+    assert [v.code for v in server.reset_violations()] == [50035]
+
+
+async def test_autocomplete_choice_names_are_at_most_100_characters(
+    server: SandboxServer,
+) -> None:
+    url = autocomplete(server, 3)
+    status, body = await call(server, "POST", url, json=answer({"name": "x" * 101, "value": "v"}))
+    assert (status, body["code"]) == (400, 50035)
+    assert "name" in body["errors"]["data"]["choices"]["0"]
+    assert [v.code for v in server.reset_violations()] == [50035]
+    status, _ = await call(
+        server, "POST", url, json=answer({"name": "x" * 100, "value": "v" * 100})
+    )
+    assert status == 200
+
+
+async def test_autocomplete_values_of_the_right_type_pass(server: SandboxServer) -> None:
+    for option_type, value in ((3, "owls"), (4, 7), (10, 1.5), (10, 2)):
+        url = autocomplete(server, option_type)
+        status, _ = await call(server, "POST", url, json=answer({"name": "n", "value": value}))
+        assert status == 200, (option_type, value)
