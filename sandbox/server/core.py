@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.rules.errors import DiscordError, invalid_form_body
-from sandbox.rules.permissions import P, base_permissions, channel_permissions
+from sandbox.rules.permissions import P, base_permissions, channel_permissions, parse_bits
 from sandbox.server import state as st
 from sandbox.server.gateway import Gateway, Intent, Session
 from sandbox.server.mentions import compute_pings
@@ -751,6 +751,37 @@ class SandboxServer:
             if self._overwrite_grants_manage_roles(guild, channel):
                 return
         if bits & ~perms:
+            raise missing_permissions()
+
+    def require_overwrite(
+        self,
+        guild: st.GuildState,
+        overwrite: dict,
+        channel: dict | None = None,
+    ) -> None:
+        """A permission overwrite the bot sets (creating a channel, editing one, or one
+        overwrite): only permissions it has itself (``require_grantable``), and MANAGE_ROLES
+        ("Manage Permissions") only as an administrator or with a MANAGE_ROLES overwrite of
+        its own in the channel. Discord's change log, 2021-01-22: "Setting MANAGE_ROLES
+        permission in channel overwrites is only possible for guild administrators or users
+        with MANAGE_ROLES as a permission overwrite in the channel." The sandbox applies
+        this to MANAGE_ROLES newly allowed; an allow the overwrite already had (set by a
+        person) may be sent back unchanged, and a deny is left to the general rule."""
+        allow = parse_bits(overwrite.get("allow"))
+        deny = parse_bits(overwrite.get("deny"))
+        self.require_grantable(guild, allow | deny, channel)
+        if not allow & P.MANAGE_ROLES:
+            return
+        if channel is not None:
+            target = str(overwrite.get("id"))
+            previous = next(
+                (o for o in channel.get("permission_overwrites", []) if o["id"] == target), None
+            )
+            if previous is not None and parse_bits(previous["allow"]) & P.MANAGE_ROLES:
+                return
+            if self._overwrite_grants_manage_roles(guild, channel):
+                return
+        if not self.base_perms(guild, self.bot_user["id"]) & P.ADMINISTRATOR:
             raise missing_permissions()
 
     def _overwrite_grants_manage_roles(self, guild: st.GuildState, channel: dict) -> bool:

@@ -358,7 +358,7 @@ async def create_channel(call: Call) -> Any:
             raise form_error(("parent_id",), "CHANNEL_PARENT_INVALID", "Not a category")
     overwrites = payload.get("permission_overwrites") or []
     for ow in overwrites:
-        server.require_grantable(guild, parse_bits(ow.get("allow")) | parse_bits(ow.get("deny")))
+        server.require_overwrite(guild, ow)
         _check_overwrite_target(guild, ow)
     if overwrites:
         server.require_bot(guild, P.MANAGE_ROLES)
@@ -888,9 +888,7 @@ async def edit_channel(call: Call) -> Any:
             if not perms & P.MANAGE_ROLES:
                 raise missing_permissions()
             for ow in payload["permission_overwrites"] or []:
-                server.require_grantable(
-                    guild, parse_bits(ow.get("allow")) | parse_bits(ow.get("deny")), channel
-                )
+                server.require_overwrite(guild, ow, channel)
                 _check_overwrite_target(guild, ow)
         if payload.get("parent_id"):
             parent = guild.channels.get(str(payload["parent_id"]))
@@ -929,8 +927,8 @@ async def put_overwrite(call: Call) -> Any:
     _require_view(call, guild, channel, P.MANAGE_ROLES)
     allow = parse_bits(payload.get("allow"))
     deny = parse_bits(payload.get("deny"))
-    server.require_grantable(guild, allow | deny, channel)
     target = call.param("overwrite_id")
+    server.require_overwrite(guild, {"id": target, "allow": allow, "deny": deny}, channel)
     kind = int(payload.get("type", 0))
     _check_overwrite_target(guild, {"id": target, "type": kind})
     server.set_overwrite(guild, channel, target, kind, allow, deny)

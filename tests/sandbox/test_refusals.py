@@ -249,3 +249,39 @@ async def test_autocomplete_values_of_the_right_type_pass(server: SandboxServer)
         url = autocomplete(server, option_type)
         status, _ = await call(server, "POST", url, json=answer({"name": "n", "value": value}))
         assert status == 200, (option_type, value)
+
+
+# --- MANAGE_ROLES in permission overwrites ---------------------------------------------
+
+MANAGE_ROLES = 1 << 28
+
+
+async def test_only_an_administrator_bot_sets_manage_roles_in_an_overwrite(
+    server: SandboxServer,
+) -> None:
+    guild = server.guild()
+    channel = guild.channel_by_name("general")
+    role = guild.id  # @everyone
+    grant = {"type": 0, "allow": str(MANAGE_ROLES), "deny": "0"}
+    put = f"/channels/{channel['id']}/permissions/{role}"
+    # The bot has MANAGE_ROLES (hackbot's invite) but is no administrator.
+    status, body = await call(server, "PUT", put, json=grant)
+    assert (status, body["code"]) == (403, 50013)
+    created = {"name": "staff", "permission_overwrites": [{"id": role, **grant}]}
+    status, body = await call(server, "POST", f"/guilds/{guild.id}/channels", json=created)
+    assert (status, body["code"]) == (403, 50013)
+    edit = {"permission_overwrites": [{"id": role, **grant}]}
+    status, body = await call(server, "PATCH", f"/channels/{channel['id']}", json=edit)
+    assert (status, body["code"]) == (403, 50013)
+    assert [v.code for v in server.reset_violations()] == [50013] * 3
+    assert channel["permission_overwrites"] == []
+    # Other permissions it has are fine, and so is MANAGE_ROLES with a MANAGE_ROLES
+    # overwrite of its own in the channel (set by a person) ...
+    view = {"type": 0, "allow": str(1 << 10), "deny": "0"}
+    assert (await call(server, "PUT", put, json=view))[0] == 204
+    bot_id = server.bot_user["id"]
+    server.set_overwrite(guild, channel, bot_id, 1, allow=MANAGE_ROLES, deny=0)
+    assert (await call(server, "PUT", put, json=grant))[0] == 204
+    # ... or as an administrator.
+    server.set_bot_permissions(1 << 3)
+    assert (await call(server, "POST", f"/guilds/{guild.id}/channels", json=created))[0] == 201
