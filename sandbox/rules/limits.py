@@ -29,6 +29,8 @@ localization))``.
 from __future__ import annotations
 
 import math
+import re
+import string
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -1214,6 +1216,38 @@ def _check_parent(
             "CHANNEL_PARENT_MAX_CHANNELS",
             f"Maximum number of channels in category reached ({CATEGORY_CHANNELS_MAX})",
         )
+
+
+# Text, announcement and forum channels: Discord stores their names normalised.
+NORMALISED_NAME_TYPES = frozenset({0, 5, 15})
+_NAME_DROPPED = frozenset(string.punctuation) - {"-", "_"}
+
+
+def normalise_channel_name(name: Any, kind: Any) -> Any:
+    """The name Discord stores for a text (0), announcement (5) or forum (15) channel;
+    other types keep theirs. Discord documents none of this (the API docs only say "1-100
+    character channel name"); what is modelled is what bots have observed: lower case
+    (its client refuses capitals and spaces in these names: discord-api-docs #1646), runs
+    of whitespace become one "-" (JDA #1124), ASCII punctuation other than "-" and "_" is
+    dropped ("Joey's Cool Channel" becomes "joeys-cool-channel": nextcord #957; "." "," and
+    "'" vanish: PokeNavBot issue-tracker #356), repeated dashes collapse into one
+    (yesbot-ts #971) and dashes at either end go (dndvault-bot #385). Other characters
+    (letters of any script, digits, emoji) stay. A name left empty is refused 50035 (the
+    sandbox's choice: what Discord answers is not documented)."""
+    if kind not in NORMALISED_NAME_TYPES or not isinstance(name, str):
+        return name
+    text = re.sub(r"\s+", "-", name.strip().lower())
+    text = "".join(ch for ch in text if ch not in _NAME_DROPPED)
+    text = re.sub(r"-{2,}", "-", text).strip("-")
+    if not text:
+        errs = ErrorTree()
+        errs.add(
+            ("name",),
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {CHANNEL_NAME_MAX} in length.",
+        )
+        errs.raise_if_any()
+    return text
 
 
 def check_channel_create(

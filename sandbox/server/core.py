@@ -806,6 +806,11 @@ class SandboxServer:
             self.gateway.dispatch(event, payload)
 
     def create_channel(self, guild: st.GuildState, payload: dict) -> dict:
+        from sandbox.rules import limits
+
+        if "name" in payload:
+            kind = payload.get("type", 0)
+            payload = {**payload, "name": limits.normalise_channel_name(payload["name"], kind)}
         position = len(guild.guild_channels())
         parent = guild.channels.get(str(payload.get("parent_id") or ""))
         if parent is not None and not payload.get("permission_overwrites"):
@@ -829,6 +834,11 @@ class SandboxServer:
         }
 
     def update_channel(self, guild: st.GuildState, channel: dict, changes: dict) -> dict:
+        from sandbox.rules import limits
+
+        if "name" in changes:
+            name = limits.normalise_channel_name(changes["name"], channel["type"])
+            changes = {**changes, "name": name}
         for key, value in changes.items():
             if key == "permission_overwrites":
                 channel[key] = [

@@ -285,3 +285,35 @@ async def test_only_an_administrator_bot_sets_manage_roles_in_an_overwrite(
     # ... or as an administrator.
     server.set_bot_permissions(1 << 3)
     assert (await call(server, "POST", f"/guilds/{guild.id}/channels", json=created))[0] == 201
+
+
+# --- channel names -------------------------------------------------------------------------
+
+
+async def test_text_news_and_forum_channel_names_are_normalised(server: SandboxServer) -> None:
+    guild = server.guild()
+    path = f"/guilds/{guild.id}/channels"
+    server.rate_limiter = None  # channel creation is a slow bucket (5 per 10 s)
+
+    async def create(name: str, kind: int) -> str:
+        status, body = await call(server, "POST", path, json={"name": name, "type": kind})
+        assert status == 201, body
+        return body["name"]
+
+    assert await create("Team  Owls!", 0) == "team-owls"
+    assert await create("Joey's Cool Channel", 0) == "joeys-cool-channel"
+    assert await create(" -- Café (Équipe) #2 -- ", 5) == "café-équipe-2"
+    assert await create("Problem Statements", 15) == "problem-statements"
+    assert await create("snake_case-kept 🦉", 0) == "snake_case-kept-🦉"
+    # Categories and voice channels keep their names.
+    assert await create("Team Spaces", 4) == "Team Spaces"
+    assert await create("Team Voice", 2) == "Team Voice"
+    channel = guild.channel_by_name("team-owls")
+    status, body = await call(
+        server, "PATCH", f"/channels/{channel['id']}", json={"name": "Owls 2"}
+    )
+    assert (status, body["name"]) == (200, "owls-2")
+    # Nothing left of the name: refused.
+    status, body = await call(server, "POST", path, json={"name": "!!!", "type": 0})
+    assert (status, body["code"]) == (400, 50035) and "name" in body["errors"]
+    assert [v.code for v in server.reset_violations()] == [50035]
