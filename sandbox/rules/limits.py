@@ -1115,9 +1115,10 @@ def check_commands_bulk(commands: list[Mapping[str, Any]]) -> None:
         )
 
 
-def check_command_creates_today(created_today: int) -> None:
-    """Creating a command (POST) when ``created_today`` were already created today."""
-    if created_today >= COMMAND_CREATES_PER_DAY:
+def check_command_creates_today(created_today: int, creating: int = 1) -> None:
+    """Creating ``creating`` commands (a POST of a new name, or the new names of a bulk
+    overwrite) when ``created_today`` were already created in the last day."""
+    if creating > 0 and created_today + creating > COMMAND_CREATES_PER_DAY:
         raise _count_error(
             MAX_DAILY_COMMAND_CREATES,
             f"Max number of daily application command creates has been reached ({COMMAND_CREATES_PER_DAY})",

@@ -181,6 +181,8 @@ class SandboxServer:
         self.nonces: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.dm_channels: dict[str, dict] = {}  # channel id -> DM channel
         self.global_commands: dict[str, dict] = {}
+        # When commands were created, by scope ("global" or a guild id): 200 a day.
+        self.command_creates: dict[str, list[datetime]] = {}
         self.attachments: dict[str, tuple[str, str, bytes]] = {}
         self.dms_closed: set[str] = set()  # users who do not accept DMs from the bot
         self.locales: dict[str, str] = {}  # user id -> client locale

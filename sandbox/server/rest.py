@@ -219,6 +219,30 @@ def _make_command(call: Call, payload: dict, existing: dict[str, dict]) -> dict:
     return command
 
 
+def _count_creates(call: Call, creating: int) -> None:
+    """Discord's 200 application command creates a day (per guild; the global commands
+    count apart): refused 30034 past it, else counted. Commands updated in place (same
+    name and type) are not creates. "A day" is the last 24 hours of the sandbox clock;
+    Discord does not say when its day starts."""
+    if creating <= 0:
+        return
+    server = call.server
+    scope = call.params.get("guild_id", "global")
+    now = server.now()
+    cutoff = now - timedelta(days=1)
+    recent = [t for t in server.command_creates.get(scope, []) if t > cutoff]
+    limits.check_command_creates_today(len(recent), creating)
+    server.command_creates[scope] = recent + [now] * creating
+
+
+def _is_new_command(payload: Any, store: dict[str, dict]) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    kind = int(payload.get("type", 1) or 1)
+    name = payload.get("name")
+    return not any(c["name"] == name and c["type"] == kind for c in store.values())
+
+
 @route("GET", "/applications/{application_id}/commands")
 @route("GET", "/applications/{application_id}/guilds/{guild_id}/commands")
 async def list_commands(call: Call) -> Any:
@@ -231,6 +255,7 @@ async def bulk_overwrite_commands(call: Call) -> Any:
     store = _command_store(call)
     payload = call.json if isinstance(call.json, list) else []
     limits.check_commands_bulk(payload)
+    _count_creates(call, sum(1 for c in payload if _is_new_command(c, store)))
     new = [_make_command(call, c, store) for c in payload]
     store.clear()
     for command in new:
@@ -244,6 +269,7 @@ async def upsert_command(call: Call) -> Any:
     store = _command_store(call)
     payload = _body(call)
     limits.check_command(payload)
+    _count_creates(call, 1 if _is_new_command(payload, store) else 0)
     command = _make_command(call, payload, store)
     created = command["id"] not in store
     store[command["id"]] = command

@@ -317,3 +317,40 @@ async def test_text_news_and_forum_channel_names_are_normalised(server: SandboxS
     status, body = await call(server, "POST", path, json={"name": "!!!", "type": 0})
     assert (status, body["code"]) == (400, 50035) and "name" in body["errors"]
     assert [v.code for v in server.reset_violations()] == [50035]
+
+
+# --- 200 command creations a day -------------------------------------------------------------
+
+
+async def test_the_two_hundred_and_first_command_create_of_the_day_is_refused(
+    server: SandboxServer,
+) -> None:
+    import datetime as dt
+
+    guild = server.guild()
+    path = f"/applications/{server.application_id}/guilds/{guild.id}/commands"
+    now = dt.datetime.now(dt.UTC)
+    server.set_clock(lambda: now)
+    server.command_creates[guild.id] = [now - dt.timedelta(hours=1)] * 199
+
+    def command(name: str) -> dict:
+        return {"name": name, "description": "d", "type": 1}
+
+    assert (await call(server, "POST", path, json=command("c199")))[0] == 201
+    status, body = await call(server, "POST", path, json=command("c200"))
+    assert (status, body["code"]) == (400, 30034)
+    assert (
+        body["message"] == "Max number of daily application command creates has been reached (200)"
+    )
+    # Updating a command of the same name is no create; a bulk overwrite's new names are.
+    assert (await call(server, "POST", path, json=command("c199")))[0] == 200
+    status, body = await call(server, "PUT", path, json=[command("c199"), command("fresh")])
+    assert (status, body["code"]) == (400, 30034)
+    assert [v.code for v in server.reset_violations()] == [30034, 30034]
+    # Global commands count apart, and a day later the guild may create again.
+    status, _ = await call(
+        server, "POST", f"/applications/{server.application_id}/commands", json=command("g")
+    )
+    assert status == 201
+    server.set_clock(lambda: now + dt.timedelta(hours=23, minutes=1))
+    assert (await call(server, "POST", path, json=command("c200")))[0] == 201
