@@ -102,6 +102,11 @@ THREAD_MEMBERS_MAX = 1000
 PINS_MAX = 250
 SCHEDULED_EVENTS_MAX = 100
 FORUM_APPLIED_TAGS_MAX = 5
+# Forum tags (docs, "Forum Tag Object": name "0-20 characters"; "available_tags ... can be
+# used in a GUILD_FORUM or a GUILD_MEDIA channel; limited to 20"). The OpenAPI description
+# lets names run to 50 characters; the docs' 20 is what Discord enforces.
+FORUM_TAGS_MAX = 20
+FORUM_TAG_NAME_MAX = 20
 AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 # Guild onboarding. The counts and lengths are those of Discord's OpenAPI description
 # (UpdateGuildOnboardingRequest, UpdateOnboardingPromptRequest,
@@ -1186,6 +1191,13 @@ def _check_channel_fields(
     duration = payload.get("default_auto_archive_duration")
     if duration is not None:
         _choices(errs, ("default_auto_archive_duration",), duration, AUTO_ARCHIVE_DURATIONS)
+    tags = _list(errs, ("available_tags",), payload.get("available_tags"))
+    if tags is not None:
+        _list_max(errs, ("available_tags",), tags, FORUM_TAGS_MAX)
+        for i, tag in enumerate(tags):
+            if tag is not None and _dict(errs, ("available_tags", i), tag) is not None:
+                path: Path = ("available_tags", i, "name")
+                _max_len(errs, path, tag.get("name"), FORUM_TAG_NAME_MAX)
 
 
 def _check_parent(

@@ -354,3 +354,26 @@ async def test_the_two_hundred_and_first_command_create_of_the_day_is_refused(
     assert status == 201
     server.set_clock(lambda: now + dt.timedelta(hours=23, minutes=1))
     assert (await call(server, "POST", path, json=command("c200")))[0] == 201
+
+
+# --- forum tags ------------------------------------------------------------------------------
+
+
+async def test_forum_tag_names_over_twenty_characters_are_refused(server: SandboxServer) -> None:
+    guild = server.guild()
+    long_tag, fine_tag = {"name": "x" * 21}, {"name": "y" * 20}
+    forum = {"name": "help", "type": 15, "available_tags": [fine_tag, long_tag]}
+    status, body = await call(server, "POST", f"/guilds/{guild.id}/channels", json=forum)
+    assert (status, body["code"]) == (400, 50035)
+    errors = body["errors"]["available_tags"]["1"]["name"]["_errors"]
+    assert [e["code"] for e in errors] == ["BASE_TYPE_MAX_LENGTH"]
+    status, created = await call(
+        server, "POST", f"/guilds/{guild.id}/channels", json={**forum, "available_tags": [fine_tag]}
+    )
+    assert status == 201 and [t["name"] for t in created["available_tags"]] == ["y" * 20]
+    tags = [*created["available_tags"], long_tag]
+    status, body = await call(
+        server, "PATCH", f"/channels/{created['id']}", json={"available_tags": tags}
+    )
+    assert (status, body["code"]) == (400, 50035) and "available_tags" in body["errors"]
+    assert [v.code for v in server.reset_violations()] == [50035, 50035]
