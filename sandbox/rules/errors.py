@@ -46,6 +46,21 @@ class DiscordError(Exception):
         )
 
 
+class SandboxFault(DiscordError):
+    """Not an answer of Discord's: the sandbox itself failed on a request (a sandbox bug).
+
+    It is recorded as a violation carrying the exception, so the test fails and says
+    why, and the request is not carried out. The client gets a 400 with code 0: discord.py
+    raises it at once instead of retrying as it would a 5xx.
+    """
+
+    def __init__(self, what: str, exception: BaseException) -> None:
+        super().__init__(
+            400, 0, f"sandbox fault: {what} crashed ({type(exception).__name__}: {exception})"
+        )
+        self.exception = exception
+
+
 def invalid_form_body(errors: dict[str, Any]) -> DiscordError:
     """The 400/50035 error Discord returns when a request body fails validation."""
     return DiscordError(400, INVALID_FORM_BODY, "Invalid Form Body", errors)

@@ -29,8 +29,10 @@ localization))``.
 from __future__ import annotations
 
 import math
+import re
+import string
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sandbox.rules.errors import DiscordError, invalid_form_body
@@ -100,6 +102,11 @@ THREAD_MEMBERS_MAX = 1000
 PINS_MAX = 250
 SCHEDULED_EVENTS_MAX = 100
 FORUM_APPLIED_TAGS_MAX = 5
+# Forum tags (docs, "Forum Tag Object": name "0-20 characters"; "available_tags ... can be
+# used in a GUILD_FORUM or a GUILD_MEDIA channel; limited to 20"). The OpenAPI description
+# lets names run to 50 characters; the docs' 20 is what Discord enforces.
+FORUM_TAGS_MAX = 20
+FORUM_TAG_NAME_MAX = 20
 AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 # Guild onboarding. The counts and lengths are those of Discord's OpenAPI description
 # (UpdateGuildOnboardingRequest, UpdateOnboardingPromptRequest,
@@ -119,7 +126,15 @@ ONBOARDING_SENDABLE_CHANNELS_MIN = 5
 ONBOARDING_PROMPT_TYPES = (0, 1)  # MULTIPLE_CHOICE, DROPDOWN
 ONBOARDING_MODES = (0, 1)  # ONBOARDING_DEFAULT, ONBOARDING_ADVANCED
 
+# Uploads (docs, "Uploading Files"): "The file upload size limit applies to each file in a
+# request. The default limit is 10 MiB", higher only with a server's boost tier (the
+# sandbox's guild is not boosted). At most 10 attachments to a message (the ``attachments``
+# array of the OpenAPI description: maxItems 10).
+UPLOAD_SIZE_MAX = 10 * 1024 * 1024
+ATTACHMENTS_MAX = 10
+
 # JSON error codes
+REQUEST_ENTITY_TOO_LARGE = 40005
 MAX_PINS = 30003
 MAX_ROLES = 30005
 MAX_CHANNELS = 30013
@@ -322,15 +337,54 @@ def check_message(
                 )
     errs.raise_if_any()
 
-    if (
-        not is_edit
-        and not has_files
-        and not any(
-            payload.get(field)
-            for field in ("content", "embeds", "sticker_ids", "components", "poll", "attachments")
-        )
-    ):
+    if not is_edit and not has_files and not message_has_content(payload):
         raise DiscordError(400, EMPTY_MESSAGE, "Cannot send an empty message")
+
+
+def message_has_content(payload: Mapping[str, Any]) -> bool:
+    """Whether a message (payload or stored) shows anything: content, stickers, components,
+    a poll, attachments, or an embed with text or media. An embed with neither (say, only a
+    colour) shows nothing, so a message whose only embeds are such is empty (50006)."""
+    if any(payload.get(f) for f in ("content", "sticker_ids", "components", "poll", "attachments")):
+        return True
+    embeds = payload.get("embeds")
+    return isinstance(embeds, list) and any(
+        isinstance(e, Mapping) and embed_has_content(e) for e in embeds
+    )
+
+
+def embed_has_content(embed: Mapping[str, Any]) -> bool:
+    """Text (title, description, a field, footer text, author name) or media (image,
+    thumbnail or video URL): what makes an embed show something. A URL, colour, timestamp
+    or provider alone does not."""
+    if embed.get("title") or embed.get("description") or embed.get("fields"):
+        return True
+    for key, inner in (("footer", "text"), ("author", "name")):
+        part = embed.get(key)
+        if isinstance(part, Mapping) and part.get(inner):
+            return True
+    for key in ("image", "thumbnail", "video"):
+        part = embed.get(key)
+        if isinstance(part, Mapping) and part.get("url"):
+            return True
+    return False
+
+
+def check_uploads(sizes: Sequence[int], *, limit: int = UPLOAD_SIZE_MAX) -> None:
+    """The files of one multipart request, by size in bytes: a file over the upload limit
+    is refused 413 / 40005 "Request entity too large", as Discord does; more than 10 files
+    are refused 400 / 50035 on ``attachments`` (the field Discord's description limits to
+    10; which field Discord names for the file parts themselves is not documented)."""
+    if any(size > limit for size in sizes):
+        raise DiscordError(413, REQUEST_ENTITY_TOO_LARGE, "Request entity too large")
+    if len(sizes) > ATTACHMENTS_MAX:
+        errs = ErrorTree()
+        errs.add(
+            ("attachments",),
+            "BASE_TYPE_MAX_LENGTH",
+            f"Must be {ATTACHMENTS_MAX} or fewer in length.",
+        )
+        errs.raise_if_any()
 
 
 def embed_size(embed: Mapping[str, Any]) -> int:
@@ -1066,13 +1120,61 @@ def check_commands_bulk(commands: list[Mapping[str, Any]]) -> None:
         )
 
 
-def check_command_creates_today(created_today: int) -> None:
-    """Creating a command (POST) when ``created_today`` were already created today."""
-    if created_today >= COMMAND_CREATES_PER_DAY:
+def check_command_creates_today(created_today: int, creating: int = 1) -> None:
+    """Creating ``creating`` commands (a POST of a new name, or the new names of a bulk
+    overwrite) when ``created_today`` were already created in the last day."""
+    if creating > 0 and created_today + creating > COMMAND_CREATES_PER_DAY:
         raise _count_error(
             MAX_DAILY_COMMAND_CREATES,
             f"Max number of daily application command creates has been reached ({COMMAND_CREATES_PER_DAY})",
         )
+
+
+# --- autocomplete results -----------------------------------------------------------
+
+
+def focused_option_type(data: Mapping[str, Any]) -> int | None:
+    """The type of the option being typed in, from an autocomplete interaction's ``data``
+    (``focused: true``, at any depth of subcommand groups and subcommands)."""
+    stack = list(data.get("options") or [])
+    while stack:
+        option = stack.pop()
+        if not isinstance(option, Mapping):
+            continue
+        if option.get("focused"):
+            kind = option.get("type")
+            return kind if _is_int(kind) else None
+        stack.extend(option.get("options") or [])
+    return None
+
+
+def check_autocomplete_choices(choices: Any, option_type: int | None) -> None:
+    """The ``data.choices`` of an APPLICATION_COMMAND_AUTOCOMPLETE_RESULT: at most 25, each
+    a name of 1 to 100 characters and a value of the focused option's type (a string of
+    at most 100 characters, an integer, or a number), as for a command's own choices."""
+    errs = ErrorTree()
+    base: Path = ("data", "choices")
+    items = _list(errs, base, choices)
+    if items is None:
+        errs.raise_if_any()
+        return
+    _list_max(errs, base, items, COMMAND_CHOICES_MAX)
+    for i, choice in enumerate(items):
+        path: Path = (*base, i)
+        if _dict(errs, path, choice) is None:
+            continue
+        _check_localized(errs, path, "name", choice, _choice_name)
+        value = choice.get("value")
+        vpath: Path = (*path, "value")
+        if value is None:
+            errs.add(vpath, "BASE_TYPE_REQUIRED", "This field is required")
+        elif option_type == STRING:
+            _max_len(errs, vpath, value, COMMAND_CHOICE_STRING_VALUE_MAX)
+        elif option_type == INTEGER:
+            _int_range(errs, vpath, value, -NUMBER_ABS_MAX, NUMBER_ABS_MAX)
+        elif option_type == NUMBER and not _is_number(value):
+            errs.add(vpath, "NUMBER_TYPE_COERCE", f'Value "{value}" is not a valid number.')
+    errs.raise_if_any()
 
 
 # --- guild resources ----------------------------------------------------------------
@@ -1089,6 +1191,13 @@ def _check_channel_fields(
     duration = payload.get("default_auto_archive_duration")
     if duration is not None:
         _choices(errs, ("default_auto_archive_duration",), duration, AUTO_ARCHIVE_DURATIONS)
+    tags = _list(errs, ("available_tags",), payload.get("available_tags"))
+    if tags is not None:
+        _list_max(errs, ("available_tags",), tags, FORUM_TAGS_MAX)
+        for i, tag in enumerate(tags):
+            if tag is not None and _dict(errs, ("available_tags", i), tag) is not None:
+                path: Path = ("available_tags", i, "name")
+                _max_len(errs, path, tag.get("name"), FORUM_TAG_NAME_MAX)
 
 
 def _check_parent(
@@ -1120,6 +1229,38 @@ def _check_parent(
             "CHANNEL_PARENT_MAX_CHANNELS",
             f"Maximum number of channels in category reached ({CATEGORY_CHANNELS_MAX})",
         )
+
+
+# Text, announcement and forum channels: Discord stores their names normalised.
+NORMALISED_NAME_TYPES = frozenset({0, 5, 15})
+_NAME_DROPPED = frozenset(string.punctuation) - {"-", "_"}
+
+
+def normalise_channel_name(name: Any, kind: Any) -> Any:
+    """The name Discord stores for a text (0), announcement (5) or forum (15) channel;
+    other types keep theirs. Discord documents none of this (the API docs only say "1-100
+    character channel name"); what is modelled is what bots have observed: lower case
+    (its client refuses capitals and spaces in these names: discord-api-docs #1646), runs
+    of whitespace become one "-" (JDA #1124), ASCII punctuation other than "-" and "_" is
+    dropped ("Joey's Cool Channel" becomes "joeys-cool-channel": nextcord #957; "." "," and
+    "'" vanish: PokeNavBot issue-tracker #356), repeated dashes collapse into one
+    (yesbot-ts #971) and dashes at either end go (dndvault-bot #385). Other characters
+    (letters of any script, digits, emoji) stay. A name left empty is refused 50035 (the
+    sandbox's choice: what Discord answers is not documented)."""
+    if kind not in NORMALISED_NAME_TYPES or not isinstance(name, str):
+        return name
+    text = re.sub(r"\s+", "-", name.strip().lower())
+    text = "".join(ch for ch in text if ch not in _NAME_DROPPED)
+    text = re.sub(r"-{2,}", "-", text).strip("-")
+    if not text:
+        errs = ErrorTree()
+        errs.add(
+            ("name",),
+            "BASE_TYPE_BAD_LENGTH",
+            f"Must be between 1 and {CHANNEL_NAME_MAX} in length.",
+        )
+        errs.raise_if_any()
+    return text
 
 
 def check_channel_create(

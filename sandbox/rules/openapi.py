@@ -10,7 +10,9 @@ Discord sends:
   wrong method -> 405; missing/invalid auth header -> 401;
 * bad parameters or body -> 400 ``{"code": 50035, "message": "Invalid Form Body",
   "errors": {...}}`` with the errors tree keyed by the offending field;
-* a body that is not JSON -> 400 code 50109.
+* a body that is not JSON -> 400 code 50109;
+* the validator itself crashing -> :class:`~sandbox.rules.errors.SandboxFault` (a
+  violation with the exception; the request is not carried out).
 
 Multipart requests (discord.py sends files as ``multipart/form-data`` with a
 ``payload_json`` part and ``files[n]`` parts): the ``payload_json`` part (or,
@@ -60,7 +62,7 @@ from openapi_core.validation.request.exceptions import (
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from sandbox.rules.errors import DiscordError, invalid_form_body
+from sandbox.rules.errors import DiscordError, SandboxFault, invalid_form_body
 
 log = logging.getLogger(__name__)
 
@@ -246,13 +248,12 @@ class SpecValidator:
         )
         try:
             errors = list(self._validator.iter_errors(request))
-        except Exception:
-            # A validator bug must not take the sandbox down; the request is served
-            # unvalidated and the failure is logged loudly.
-            log.exception(
-                "OpenAPI validation crashed on %s %s; request not validated", method.upper(), path
-            )
-            return
+        except Exception as exc:
+            # A validator bug must neither take the sandbox down nor let an unchecked
+            # request through as if it were valid: it is refused as a sandbox fault (a
+            # violation carrying the exception, which fails the test).
+            log.exception("OpenAPI validation crashed on %s %s", method.upper(), path)
+            raise SandboxFault("the OpenAPI request validator", exc) from exc
         if skip_body:
             errors = [
                 e for e in errors if not isinstance(e, InvalidRequestBody | MissingRequestBodyError)

@@ -16,6 +16,7 @@ import logging
 import random
 import socket
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.rules.errors import DiscordError, invalid_form_body
-from sandbox.rules.permissions import P, base_permissions, channel_permissions
+from sandbox.rules.permissions import P, base_permissions, channel_permissions, parse_bits
 from sandbox.server import state as st
 from sandbox.server.gateway import Gateway, Intent, Session
 from sandbox.server.mentions import compute_pings
@@ -88,6 +89,7 @@ MESSAGE_FLAG_EPHEMERAL = 1 << 6
 MESSAGE_FLAG_LOADING = 1 << 7
 MESSAGE_FLAG_HAS_THREAD = 1 << 5
 MESSAGE_FLAG_SUPPRESS_EMBEDS = 1 << 2
+MESSAGE_FLAG_IS_COMPONENTS_V2 = 1 << 15
 
 # Guild member flags (Discord docs, "Guild Member Flags").
 MEMBER_FLAG_COMPLETED_ONBOARDING = 1 << 1
@@ -125,10 +127,15 @@ class Violation:
     message: str
     errors: dict | None = None
     at: float = field(default_factory=time.time)
+    # The traceback when the sandbox itself failed on the request (a SandboxFault).
+    exception: str | None = None
 
     def __str__(self) -> str:
         detail = f" {json.dumps(self.errors)[:500]}" if self.errors else ""
-        return f"{self.method} {self.path} -> {self.status} {self.code} {self.message}{detail}"
+        crash = f"\n{self.exception}" if self.exception else ""
+        return (
+            f"{self.method} {self.path} -> {self.status} {self.code} {self.message}{detail}{crash}"
+        )
 
 
 class SandboxServer:
@@ -174,6 +181,8 @@ class SandboxServer:
         self.nonces: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.dm_channels: dict[str, dict] = {}  # channel id -> DM channel
         self.global_commands: dict[str, dict] = {}
+        # When commands were created, by scope ("global" or a guild id): 200 a day.
+        self.command_creates: dict[str, list[datetime]] = {}
         self.attachments: dict[str, tuple[str, str, bytes]] = {}
         self.dms_closed: set[str] = set()  # users who do not accept DMs from the bot
         self.locales: dict[str, str] = {}  # user id -> client locale
@@ -285,9 +294,13 @@ class SandboxServer:
     # -- lifecycle ----------------------------------------------------------
 
     def make_app(self) -> web.Application:
+        from sandbox.rules import limits
         from sandbox.server import pipeline
 
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        # Room for the most a message may carry (10 files of the upload limit each) and its
+        # JSON; a larger body is refused 413 / 40005 like a file over the limit.
+        max_body = limits.ATTACHMENTS_MAX * limits.UPLOAD_SIZE_MAX + 8 * 1024 * 1024
+        app = web.Application(client_max_size=max_body)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{attachment_id}/{filename}", self._serve_attachment)
         pipeline.add_routes(app, self)
@@ -351,8 +364,11 @@ class SandboxServer:
         code: int,
         message: str,
         errors: dict | None = None,
+        exception: BaseException | None = None,
     ) -> Violation:
         violation = Violation(method, path, body, status, code, message, errors)
+        if exception is not None:
+            violation.exception = "".join(traceback.format_exception(exception)).rstrip()
         self.violations.append(violation)
         self.stats["rejected"] += 1
         log.warning("sandbox rejected: %s", violation)
@@ -739,6 +755,37 @@ class SandboxServer:
         if bits & ~perms:
             raise missing_permissions()
 
+    def require_overwrite(
+        self,
+        guild: st.GuildState,
+        overwrite: dict,
+        channel: dict | None = None,
+    ) -> None:
+        """A permission overwrite the bot sets (creating a channel, editing one, or one
+        overwrite): only permissions it has itself (``require_grantable``), and MANAGE_ROLES
+        ("Manage Permissions") only as an administrator or with a MANAGE_ROLES overwrite of
+        its own in the channel. Discord's change log, 2021-01-22: "Setting MANAGE_ROLES
+        permission in channel overwrites is only possible for guild administrators or users
+        with MANAGE_ROLES as a permission overwrite in the channel." The sandbox applies
+        this to MANAGE_ROLES newly allowed; an allow the overwrite already had (set by a
+        person) may be sent back unchanged, and a deny is left to the general rule."""
+        allow = parse_bits(overwrite.get("allow"))
+        deny = parse_bits(overwrite.get("deny"))
+        self.require_grantable(guild, allow | deny, channel)
+        if not allow & P.MANAGE_ROLES:
+            return
+        if channel is not None:
+            target = str(overwrite.get("id"))
+            previous = next(
+                (o for o in channel.get("permission_overwrites", []) if o["id"] == target), None
+            )
+            if previous is not None and parse_bits(previous["allow"]) & P.MANAGE_ROLES:
+                return
+            if self._overwrite_grants_manage_roles(guild, channel):
+                return
+        if not self.base_perms(guild, self.bot_user["id"]) & P.ADMINISTRATOR:
+            raise missing_permissions()
+
     def _overwrite_grants_manage_roles(self, guild: st.GuildState, channel: dict) -> bool:
         bot_member = guild.members[self.bot_user["id"]]
         ids = {*bot_member["roles"], self.bot_user["id"]}
@@ -761,6 +808,11 @@ class SandboxServer:
             self.gateway.dispatch(event, payload)
 
     def create_channel(self, guild: st.GuildState, payload: dict) -> dict:
+        from sandbox.rules import limits
+
+        if "name" in payload:
+            kind = payload.get("type", 0)
+            payload = {**payload, "name": limits.normalise_channel_name(payload["name"], kind)}
         position = len(guild.guild_channels())
         parent = guild.channels.get(str(payload.get("parent_id") or ""))
         if parent is not None and not payload.get("permission_overwrites"):
@@ -784,6 +836,11 @@ class SandboxServer:
         }
 
     def update_channel(self, guild: st.GuildState, channel: dict, changes: dict) -> dict:
+        from sandbox.rules import limits
+
+        if "name" in changes:
+            name = limits.normalise_channel_name(changes["name"], channel["type"])
+            changes = {**changes, "name": name}
         for key, value in changes.items():
             if key == "permission_overwrites":
                 channel[key] = [
@@ -1164,9 +1221,45 @@ class SandboxServer:
 
         self.gateway.dispatch(event, payload, dm=dm, shape=shape)
 
+    @staticmethod
+    def _attachments_after_edit(message: dict, changes: dict) -> list[dict]:
+        if "attachments_resolved" in changes:
+            return list(changes["attachments_resolved"])
+        if changes.get("attachments") is not None:
+            keep = {str(a.get("id")) for a in changes["attachments"] if isinstance(a, dict)}
+            return [a for a in message["attachments"] if a["id"] in keep]
+        return list(message["attachments"])
+
+    def message_after_edit(self, message: dict, changes: dict) -> dict:
+        """The message an edit leaves, in the shape of a create payload: the stored
+        message with ``changes`` applied and the flags it keeps (IS_COMPONENTS_V2 is never
+        taken off once set; an edit may set it)."""
+        result: dict[str, Any] = {}
+        for key in ("content", "embeds", "components"):
+            result[key] = changes[key] if key in changes else message.get(key)
+        flags = int(message.get("flags") or 0)
+        if changes.get("flags") is not None:
+            flags |= int(changes["flags"]) & MESSAGE_FLAG_IS_COMPONENTS_V2
+        result["flags"] = flags
+        result["attachments"] = self._attachments_after_edit(message, changes)
+        if message.get("poll"):
+            result["poll"] = message["poll"]
+        if message.get("sticker_items"):
+            result["sticker_ids"] = [s["id"] for s in message["sticker_items"]]
+        return result
+
+    def check_edit(self, message: dict, changes: dict) -> None:
+        """Discord checks an edit as the whole message it leaves, with the stored flags: an
+        edit that empties it is 50006 "Cannot send an empty message", content or embeds
+        added to a Components V2 message are refused like at creation (50035)."""
+        from sandbox.rules import limits
+
+        limits.check_message(self.message_after_edit(message, changes))
+
     def edit_message(
         self, channel: dict, message: dict, changes: dict, *, dispatch: bool = True
     ) -> dict:
+        self.check_edit(message, changes)
         guild = self.channel_guild(channel)
         if "content" in changes or "allowed_mentions" in changes:
             content = changes.get("content", message["content"])
@@ -1187,18 +1280,16 @@ class SandboxServer:
         if "content" in changes:
             message["content"] = changes["content"] or ""
         if changes.get("flags") is not None:
-            # Only SUPPRESS_EMBEDS can be changed by an edit.
+            # An edit changes SUPPRESS_EMBEDS and may set IS_COMPONENTS_V2 (never unset it).
             suppress = MESSAGE_FLAG_SUPPRESS_EMBEDS
-            message["flags"] = (message["flags"] & ~suppress) | (int(changes["flags"]) & suppress)
+            new = int(changes["flags"])
+            message["flags"] = (message["flags"] & ~suppress) | (new & suppress)
+            message["flags"] |= new & MESSAGE_FLAG_IS_COMPONENTS_V2
         if "embeds" in changes:
             message["embeds"] = [self._normalize_embed(e) for e in changes["embeds"] or []]
         if "components" in changes:
             message["components"] = self._normalize_components(changes["components"] or [])
-        if "attachments_resolved" in changes:
-            message["attachments"] = changes["attachments_resolved"]
-        elif "attachments" in changes and changes["attachments"] is not None:
-            keep = {str(a.get("id")) for a in changes["attachments"]}
-            message["attachments"] = [a for a in message["attachments"] if a["id"] in keep]
+        message["attachments"] = self._attachments_after_edit(message, changes)
         message["flags"] &= ~MESSAGE_FLAG_LOADING
         message["edited_timestamp"] = st.iso(self.now())
         if dispatch and not message.get("_ephemeral"):

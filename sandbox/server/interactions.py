@@ -8,7 +8,9 @@ Discord's rules enforced here:
 * edits and follow-ups go through the webhook ``/webhooks/{application_id}/{token}``
   for 15 minutes (sandbox clock), then 401 50027 "Invalid Webhook Token";
 * the response type must fit the interaction (an autocomplete gets choices, a
-  modal cannot answer a modal, ...).
+  modal cannot answer a modal, ...);
+* autocomplete choices: at most 25, names of 1 to 100 characters, values of the focused
+  option's type (strings of at most 100 characters, integers, numbers).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ ALLOWED_CALLBACKS = {
 }
 
 TOKEN_LIFETIME = timedelta(minutes=15)
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+ATTACHMENT_SIZE_LIMIT = limits.UPLOAD_SIZE_MAX
 
 
 def unknown_interaction() -> DiscordError:
@@ -376,22 +378,8 @@ async def interaction_callback(call: Call) -> Any:
         record.original_id = source["id"]
     elif callback_type == APPLICATION_COMMAND_AUTOCOMPLETE_RESULT:
         choices = data.get("choices") or []
-        if len(choices) > 25:
-            raise DiscordError(
-                400,
-                50035,
-                "Invalid Form Body",
-                {
-                    "choices": {
-                        "_errors": [
-                            {
-                                "code": "BASE_TYPE_MAX_LENGTH",
-                                "message": "Must be 25 or fewer in length.",
-                            }
-                        ]
-                    }
-                },
-            )
+        focused = limits.focused_option_type(record.payload.get("data") or {})
+        limits.check_autocomplete_choices(choices, focused)
         record.choices = choices
     elif callback_type == MODAL:
         limits.check_modal(data)
@@ -439,7 +427,6 @@ async def followup(call: Call) -> Any:
     ):
         # The first follow-up after a "thinking" defer fills in the deferred message.
         channel = server.find_channel(original["channel_id"])[1]
-        payload.pop("flags", None)
         message = server.edit_message(channel, original, payload)
         message["edited_timestamp"] = None
         record.completed = True
@@ -472,7 +459,6 @@ async def edit_webhook_message(call: Call) -> Any:
         kept = [a for a in message["attachments"] if a["id"] in kept_ids]
         payload["attachments_resolved"] = kept + attachments_from_upload(call, payload)
     channel = server.find_channel(message["channel_id"])[1]
-    payload.pop("flags", None)
     edited = server.edit_message(channel, message, payload)
     if message["id"] == record.original_id:
         record.completed = True

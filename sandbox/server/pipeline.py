@@ -10,7 +10,9 @@ answer leaves. The driver's crash points use both.
 Handlers are registered with :func:`route` and receive a :class:`Call`. They return a
 JSON-able value (200), ``None`` (204) or ``(status, body)``, and raise
 :class:`sandbox.rules.errors.DiscordError` to refuse. Every refusal is recorded in
-``server.violations`` (except the 429s and 5xx the sandbox injects on purpose).
+``server.violations`` (except the 429s and 5xx the sandbox injects on purpose). A crash of
+the sandbox's own OpenAPI validator is a :class:`~sandbox.rules.errors.SandboxFault`: recorded
+with its traceback (``violation.exception``), never served as if the request were valid.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from sandbox.rules.errors import DiscordError, RateLimited
+from sandbox.rules import limits
+from sandbox.rules.errors import DiscordError, RateLimited, SandboxFault
 
 if TYPE_CHECKING:
     from sandbox.server.core import SandboxServer
@@ -116,11 +119,17 @@ async def _read_body(request: web.Request) -> tuple[Any, list[Upload], bytes, st
     content_type = request.content_type
     if request.method in ("GET", "HEAD") or not request.can_read_body:
         return None, [], b"", None
-    if content_type.startswith("multipart/"):
+    try:
         raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise DiscordError(
+            413, limits.REQUEST_ENTITY_TOO_LARGE, "Request entity too large"
+        ) from exc
+    if content_type.startswith("multipart/"):
         payload, files = _parse_multipart(raw, request.headers.get("Content-Type", ""))
+        # Discord refuses a file over the upload limit (413 / 40005) or more than 10 files.
+        limits.check_uploads([len(upload.data) for upload in files])
         return payload, files, raw, request.headers.get("Content-Type")
-    raw = await request.read()
     if not raw:
         return None, [], raw, content_type
     try:
@@ -271,6 +280,7 @@ async def _pipeline(
             error.code,
             error.message,
             error.errors,
+            exception=error.exception if isinstance(error, SandboxFault) else None,
         )
         return done(json_response(error.status, error.body(), headers))
     if isinstance(result, tuple):

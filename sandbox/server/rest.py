@@ -219,6 +219,30 @@ def _make_command(call: Call, payload: dict, existing: dict[str, dict]) -> dict:
     return command
 
 
+def _count_creates(call: Call, creating: int) -> None:
+    """Discord's 200 application command creates a day (per guild; the global commands
+    count apart): refused 30034 past it, else counted. Commands updated in place (same
+    name and type) are not creates. "A day" is the last 24 hours of the sandbox clock;
+    Discord does not say when its day starts."""
+    if creating <= 0:
+        return
+    server = call.server
+    scope = call.params.get("guild_id", "global")
+    now = server.now()
+    cutoff = now - timedelta(days=1)
+    recent = [t for t in server.command_creates.get(scope, []) if t > cutoff]
+    limits.check_command_creates_today(len(recent), creating)
+    server.command_creates[scope] = recent + [now] * creating
+
+
+def _is_new_command(payload: Any, store: dict[str, dict]) -> bool:
+    if not isinstance(payload, dict):
+        return False
+    kind = int(payload.get("type", 1) or 1)
+    name = payload.get("name")
+    return not any(c["name"] == name and c["type"] == kind for c in store.values())
+
+
 @route("GET", "/applications/{application_id}/commands")
 @route("GET", "/applications/{application_id}/guilds/{guild_id}/commands")
 async def list_commands(call: Call) -> Any:
@@ -231,6 +255,7 @@ async def bulk_overwrite_commands(call: Call) -> Any:
     store = _command_store(call)
     payload = call.json if isinstance(call.json, list) else []
     limits.check_commands_bulk(payload)
+    _count_creates(call, sum(1 for c in payload if _is_new_command(c, store)))
     new = [_make_command(call, c, store) for c in payload]
     store.clear()
     for command in new:
@@ -244,6 +269,7 @@ async def upsert_command(call: Call) -> Any:
     store = _command_store(call)
     payload = _body(call)
     limits.check_command(payload)
+    _count_creates(call, 1 if _is_new_command(payload, store) else 0)
     command = _make_command(call, payload, store)
     created = command["id"] not in store
     store[command["id"]] = command
@@ -358,7 +384,7 @@ async def create_channel(call: Call) -> Any:
             raise form_error(("parent_id",), "CHANNEL_PARENT_INVALID", "Not a category")
     overwrites = payload.get("permission_overwrites") or []
     for ow in overwrites:
-        server.require_grantable(guild, parse_bits(ow.get("allow")) | parse_bits(ow.get("deny")))
+        server.require_overwrite(guild, ow)
         _check_overwrite_target(guild, ow)
     if overwrites:
         server.require_bot(guild, P.MANAGE_ROLES)
@@ -888,9 +914,7 @@ async def edit_channel(call: Call) -> Any:
             if not perms & P.MANAGE_ROLES:
                 raise missing_permissions()
             for ow in payload["permission_overwrites"] or []:
-                server.require_grantable(
-                    guild, parse_bits(ow.get("allow")) | parse_bits(ow.get("deny")), channel
-                )
+                server.require_overwrite(guild, ow, channel)
                 _check_overwrite_target(guild, ow)
         if payload.get("parent_id"):
             parent = guild.channels.get(str(payload["parent_id"]))
@@ -929,8 +953,8 @@ async def put_overwrite(call: Call) -> Any:
     _require_view(call, guild, channel, P.MANAGE_ROLES)
     allow = parse_bits(payload.get("allow"))
     deny = parse_bits(payload.get("deny"))
-    server.require_grantable(guild, allow | deny, channel)
     target = call.param("overwrite_id")
+    server.require_overwrite(guild, {"id": target, "allow": allow, "deny": deny}, channel)
     kind = int(payload.get("type", 0))
     _check_overwrite_target(guild, {"id": target, "type": kind})
     server.set_overwrite(guild, channel, target, kind, allow, deny)
@@ -960,6 +984,15 @@ async def typing(call: Call) -> Any:
 # -- messages ----------------------------------------------------------------------
 
 
+def _require_embed_links(payload: dict, perms: int) -> None:
+    """A bot's message with embeds needs EMBED_LINKS in the channel, else 50013 (the
+    permission is also implicitly gone without the sending permission). Interaction
+    responses and their webhooks are not checked: Discord does not document how it
+    computes these two permissions there."""
+    if payload.get("embeds") and not perms & P.EMBED_LINKS:
+        raise missing_permissions()
+
+
 def _check_can_post(call: Call, guild: st.GuildState | None, channel: dict, payload: dict) -> None:
     server = call.server
     if guild is None:
@@ -981,6 +1014,7 @@ def _check_can_post(call: Call, guild: st.GuildState | None, channel: dict, payl
         server.update_channel(guild, channel, {"archived": False})
     if call.files and not perms & P.ATTACH_FILES:
         raise missing_permissions()
+    _require_embed_links(payload, perms)
     if payload.get("message_reference") and not perms & P.READ_MESSAGE_HISTORY:
         raise missing_permissions()
     if payload.get("tts") and not perms & P.SEND_TTS_MESSAGES:
@@ -1141,6 +1175,8 @@ async def edit_message(call: Call) -> Any:
         if set(payload) - {"flags"}:
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         _require_view(call, guild, channel, P.MANAGE_MESSAGES)
+    elif guild is not None:
+        _require_embed_links(payload, server.bot_channel_perms(guild, channel))
     limits.check_message(payload, is_edit=True, has_files=bool(call.files))
     if call.files:
         kept_ids = {str(a.get("id")) for a in payload.get("attachments") or []}
@@ -1314,9 +1350,10 @@ async def start_thread(call: Call) -> Any:
     limits.check_thread_create(len(guild.active_threads()), payload)
     bot_id = server.bot_user["id"]
     if parent["type"] in (st.GUILD_FORUM, st.GUILD_MEDIA):
-        _require_view(call, guild, parent, P.SEND_MESSAGES)
+        perms = _require_view(call, guild, parent, P.SEND_MESSAGES)
         message_payload = dict(payload.get("message") or {})
         limits.check_message(message_payload, has_files=bool(call.files))
+        _require_embed_links(message_payload, perms)
         tags = [str(t) for t in payload.get("applied_tags") or []]
         known = {t["id"] for t in parent.get("available_tags", [])}
         if any(t not in known for t in tags):

@@ -507,3 +507,18 @@ def test_context_menu_invocation():
     assert limits.validate_invocation({"name": "Report", "type": 3}, [], {}) == []
     with pytest.raises(ValueError):
         limits.validate_invocation({"name": "Report", "type": 3}, [], {"x": 1})
+
+
+def test_autocomplete_choices_follow_the_focused_option():
+    data = {
+        "options": [
+            {"name": "join", "type": 1, "options": [{"name": "n", "type": 4, "focused": True}]}
+        ]
+    }
+    assert limits.focused_option_type(data) == 4
+    limits.check_autocomplete_choices([{"name": "seven", "value": 7}], 4)
+    tree = form_errors(limits.check_autocomplete_choices, [{"name": "seven", "value": "7"}], 4)
+    assert codes_at(tree, "data", "choices", 0, "value") == ["NUMBER_TYPE_COERCE"]
+    tree = form_errors(limits.check_autocomplete_choices, [{"name": "", "value": "v"}] * 26, 3)
+    assert codes_at(tree, "data", "choices") == ["BASE_TYPE_MAX_LENGTH"]
+    assert codes_at(tree, "data", "choices", 0, "name") == ["BASE_TYPE_BAD_LENGTH"]

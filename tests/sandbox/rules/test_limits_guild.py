@@ -133,3 +133,26 @@ def test_pins_events_thread_members():
     assert count_error(limits.check_scheduled_event_create, 100) == 30038
     limits.check_thread_member_add(999)
     assert count_error(limits.check_thread_member_add, 1000) == 30033
+
+
+def test_forum_tags_twenty_of_twenty_characters_at_most():
+    tags = [{"name": "t" * 20} for _ in range(20)]
+    limits.check_channel_create([], {"name": "f", "type": 15, "available_tags": tags})
+    tree = form_errors(
+        limits.check_channel_create, [], {"name": "f", "type": 15, "available_tags": [*tags, {}]}
+    )
+    assert codes_at(tree, "available_tags") == ["BASE_TYPE_MAX_LENGTH"]
+    channel = {"id": "1", "type": 15}
+    tree = form_errors(
+        limits.check_channel_update, [], channel, {"available_tags": [{"name": "t" * 21}]}
+    )
+    assert codes_at(tree, "available_tags", 0, "name") == ["BASE_TYPE_MAX_LENGTH"]
+
+
+def test_channel_names_are_normalised_for_text_news_and_forum_only():
+    assert limits.normalise_channel_name("Les Hiboux !", 0) == "les-hiboux"
+    assert limits.normalise_channel_name("a.b,c'd", 5) == "abcd"
+    assert limits.normalise_channel_name("Les Hiboux", 4) == "Les Hiboux"
+    assert limits.normalise_channel_name("Les Hiboux", 11) == "Les Hiboux"
+    tree = form_errors(limits.normalise_channel_name, "?!", 15)
+    assert codes_at(tree, "name") == ["BASE_TYPE_BAD_LENGTH"]

@@ -352,3 +352,37 @@ def test_modal_min_length_over_max_and_label_rules():
     assert codes_at(tree, "components", 1, "label") == ["BASE_TYPE_BAD_LENGTH"]
     assert codes_at(tree, "components", 1, "component", "label") == ["TEXT_INPUT_LABEL_NOT_ALLOWED"]
     assert codes_at(tree, "components", 2, "component") == ["BASE_TYPE_REQUIRED"]
+
+
+# --- uploads --------------------------------------------------------------------------
+
+
+def test_uploads_over_ten_mib_each_or_more_than_ten_files_are_refused():
+    limits.check_uploads([limits.UPLOAD_SIZE_MAX] * 10)
+    with pytest.raises(DiscordError) as info:
+        limits.check_uploads([1, limits.UPLOAD_SIZE_MAX + 1])
+    assert (info.value.status, info.value.code) == (413, 40005)
+    tree = form_errors(limits.check_uploads, [1] * 11)
+    assert codes_at(tree, "attachments") == ["BASE_TYPE_MAX_LENGTH"]
+
+
+@pytest.mark.parametrize(
+    "embed, shows",
+    [
+        ({"color": 5, "url": "https://example.com", "timestamp": "2026-01-01T00:00:00Z"}, False),
+        ({"fields": [], "image": {"url": ""}}, False),
+        ({"title": "t"}, True),
+        ({"fields": [{"name": "n", "value": "v"}]}, True),
+        ({"footer": {"text": "f"}}, True),
+        ({"author": {"name": "a"}}, True),
+        ({"thumbnail": {"url": "https://example.com/t.png"}}, True),
+    ],
+)
+def test_an_embed_without_text_or_media_is_empty(embed, shows):
+    assert limits.embed_has_content(embed) is shows
+    if shows:
+        limits.check_message({"embeds": [embed]})
+    else:
+        with pytest.raises(DiscordError) as info:
+            limits.check_message({"embeds": [embed]})
+        assert info.value.code == 50006
