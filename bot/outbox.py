@@ -922,6 +922,7 @@ class Outbox:
     def add(self, queued: list[service.Queued]) -> None:
         for q in queued:
             if q.id in self._where:
+                self._promote(q)
                 continue
             lane = self._lanes.get(q.lane)
             if lane is None:
@@ -930,6 +931,20 @@ class Outbox:
             self._where[q.id] = (q.lane, q.kind, q.priority)
             self._kinds[q.kind] += 1
         self._wake.set()
+
+    def _promote(self, q: service.Queued) -> None:
+        """A waiting write coalesced with a more urgent one: it moves to that queue."""
+        lane_key, kind, priority = self._where[q.id]
+        if q.priority >= priority:
+            return
+        self._where[q.id] = (lane_key, kind, q.priority)
+        lane = self._lanes.get(lane_key)
+        if lane is None:
+            return
+        old = lane.queues[min(max(priority, 0), 2)]
+        if q.id in old:  # (not when in flight or paused after a failure)
+            old.remove(q.id)
+            lane.queues[min(max(q.priority, 0), 2)].append(q.id)
 
     async def start(self, http: HTTPClient) -> None:
         self.http = http

@@ -146,6 +146,32 @@ async def test_an_urgent_write_overtakes_a_bulk_backlog_and_bulk_still_finishes(
     assert (progress.done, progress.waiting, progress.failed) == (20, 0, 0)
 
 
+async def test_a_waiting_write_made_urgent_by_a_newer_one_goes_next(start_sandbox):
+    """A role grant waits at the end of a bulk backlog; the same grant is asked for again,
+    urgent (a member waiting for it now): the two are one write, and it goes next, not
+    after the backlog."""
+    sb = await start_sandbox(rate_limits=slow_roles(2, 0.5))
+    bot = sb.bot
+    members = await sb.add_members(16)
+    role = int(sb.role("Participant")["id"])
+    guild = bot.guild_id
+    order = record(sb, ROLE_PUT, "user_id")
+    await enqueue(
+        bot, [service.role_add(guild, m.id, role, priority=Priority.BULK) for m in members]
+    )
+    await until(lambda: len(order) >= 2)
+    last = members[-1]
+    (again,) = await enqueue(
+        bot, [service.role_add(guild, last.id, role, priority=Priority.URGENT)]
+    )
+    assert again.coalesced
+    started = len(order)
+    await sb.settle()
+    assert await bot.outbox.idle(within=30)
+    assert order.index(str(last.id)) <= started + 2, (started, order.index(str(last.id)))
+    assert sorted(order) == sorted(str(m.id) for m in members)  # each once
+
+
 async def test_the_global_pace_is_kept_evenly_and_never_stalls(start_sandbox):
     """Writes to many channels (one lane each) go at the global pace, spaced rather than
     in bursts (a burst of a second's worth can reach Discord inside one of its windows

@@ -847,7 +847,6 @@ async def enqueue_many(
             outcomes[index] = Enqueued(None, coalesced=True, cancelled=[write_id])
             continue
         # The newer write wins, in the older one's place, as urgent as the more urgent one.
-        # (Its priority in the worker's memory stays the older one's until a restart.)
         merged = min(priority, int(write.priority))
         await session.execute(
             update(OutboxWrite)
@@ -855,7 +854,10 @@ async def enqueue_many(
             .values(payload=write.payload, kind=write.kind, priority=merged)
         )
         pending[key] = (write_id, write.kind, merged)
-        outcomes[index] = Enqueued(Queued(write_id, write.lane, merged, write.kind), coalesced=True)
+        queued = Queued(write_id, write.lane, merged, write.kind)
+        if merged < priority:  # the worker moves it up once this is committed
+            session.info.setdefault(INFO_KEY, []).append(queued)
+        outcomes[index] = Enqueued(queued, coalesced=True)
     if unkeyed:
         stored = await _insert(session, now, [write for _, write in unkeyed])
         for (index, _), queued in zip(unkeyed, stored, strict=True):

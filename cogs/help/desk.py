@@ -389,11 +389,12 @@ class HelpDesk:
 
     async def claimed(self, claimed: svc.Claimed) -> None:
         ticket = claimed.ticket
+        # The mentor who claimed looks at the card next (Resolve, Release): ahead of the
+        # queue channel's other posts, as their access is (asked for first: the access
+        # looks at Discord's thread members before it is stored).
+        await self.update_card(ticket.id, Priority.URGENT)
         if claimed.space_channel_id is not None:
             await self.grant(ticket.team_id, int(ticket.claimed_by or 0))
-        # The mentor who claimed looks at the card next (Resolve, Release): ahead of the
-        # queue channel's other posts, as their access is.
-        await self.update_card(ticket.id, Priority.URGENT)
         await self.update_status(ticket.id)
         await self.tell_team(
             ticket.id, "help.team.claimed", ping_asker=True, mentor=f"<@{ticket.claimed_by}>"
