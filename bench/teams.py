@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         idle_rate = (cpu_seconds(pid) - idle) / args.idle_seconds if args.idle_seconds else 0.0
         sb.take_violations()
         requests = sb.rate_limiter.stats["requests"]
-        routes_before = sb.rate_limiter.stats["by_route"]
+        routes_before = sb.rate_limiter.stats.get("by_route", {})
 
         cpu_start = cpu_seconds(pid)
         started = time.monotonic()
@@ -157,7 +157,7 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         requests = sb.rate_limiter.stats["requests"] - requests
         by_route = {
             route: n - routes_before.get(route, 0)
-            for route, n in sb.rate_limiter.stats["by_route"].items()
+            for route, n in sb.rate_limiter.stats.get("by_route", {}).items()
             if n > routes_before.get(route, 0)
         }
         linked = 0
