@@ -68,6 +68,7 @@ GLOBAL_BURST = 5.0
 FAIR_SHARE = 4
 #: Completions are written in batches: at most this long after the write, or this many.
 FLUSH_EVERY_S = 0.05
+FLUSH_MAX = 200
 #: Kinds of write Discord carries out in an archived thread by bringing it back (it counts
 #: again among the server's active threads).
 BRINGS_THREADS_BACK = frozenset({"message.send", "message.pin", "thread.add", "thread.remove"})
@@ -76,7 +77,6 @@ ROOM_WAIT_S = 0.5
 #: When no room could be made, such writes go without waiting for this long (they may meet
 #: Discord's refusal, and go again after a pause).
 NO_ROOM_PAUSE_S = 30.0
-FLUSH_MAX = 200
 #: Discord bans an IP for a while after 10,000 invalid requests (401, 403, 429) in 10 min.
 INVALID_WINDOW_S = 600.0
 INVALID_PAUSE_AT = 2000
