@@ -194,10 +194,6 @@ class Gateway:
         self.sessions: dict[str, Session] = {}
         self.connections: set[Connection] = set()
         self.heartbeat_interval_ms = 41_250
-        #: A heartbeat's ACK leaves after this long, as over a real network. At once, it
-        #: reaches discord.py before its heartbeat thread has noted the send, and the bot
-        #: logs "Can't keep up ... 41.3s behind" (the interval) at every beat.
-        self.heartbeat_ack_delay_s = 0.05
         self.allowed_intents = ALL_INTENTS  # privileged intents enabled in the "developer portal"
         self.identify_count = 0
         self.resume_count = 0
@@ -321,9 +317,7 @@ class Gateway:
         op = frame.get("op")
         data = frame.get("d")
         if op == HEARTBEAT:
-            asyncio.get_running_loop().call_later(
-                self.heartbeat_ack_delay_s, conn.send, {"op": HEARTBEAT_ACK}
-            )
+            conn.send({"op": HEARTBEAT_ACK})
             return True
         if op == IDENTIFY:
             return await self._identify(conn, data or {})

@@ -206,19 +206,3 @@ async def test_bot_does_not_receive_messages_of_channels_it_cannot_see(
     await wait_for(lambda: len(seen) == 1)
     await asyncio.sleep(0.05)
     assert [m.content for m in seen] == ["hi"]
-
-
-async def test_heartbeats_are_acknowledged_after_a_networks_delay(
-    server: SandboxServer, connect
-) -> None:
-    """discord.py notes a heartbeat as sent only once its heartbeat thread hears the send
-    finished. A bot busy in its own process read an ACK that came back at once before that,
-    took the whole interval (41.3 s) for its latency and logged "Can't keep up" at many
-    beats. The sandbox answers as over a network, after a short delay: the latency the bot
-    measures is that delay."""
-    delay = server.gateway.heartbeat_ack_delay_s
-    assert delay >= 0.02
-    server.gateway.heartbeat_interval_ms = 200
-    bot = await connect()
-    await asyncio.sleep(1.0)  # the first beat and several from the heartbeat thread
-    assert delay * 0.9 <= bot.latency < delay + 0.5, bot.latency
